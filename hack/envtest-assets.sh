@@ -30,12 +30,11 @@ build_apiserver() {
       printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\nfunc main() {}\n' > main.go
       go mod tidy >/dev/null 2>&1
     fi
-    local ld="" p
+    local ld="" p minor
+    minor=$(echo "$K8S_VERSION" | cut -d. -f2)
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=${K8S_VERSION#v1.} -X $p.gitTreeState=clean"
+      ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
     done
-    ld=${ld//-X k8s.io\/component-base\/version.gitMinor=${K8S_VERSION#v1.}/-X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)}
-    ld=${ld//-X k8s.io\/client-go\/pkg\/version.gitMinor=${K8S_VERSION#v1.}/-X k8s.io/client-go/pkg/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)}
     CGO_ENABLED=0 go build -ldflags "-s -w $ld" -o "$ASSETS/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
   )
 }
