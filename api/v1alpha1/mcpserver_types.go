@@ -367,6 +367,7 @@ type ToolAnnotations struct {
 // +kubebuilder:printcolumn:name="Tools",type=integer,JSONPath=`.status.toolCount`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]{0,56}[a-z0-9])?$')",message="metadata.name must be a DNS label of at most 58 characters that starts with a letter: it names the server's Service"
 type MCPServer struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -400,6 +401,7 @@ type MCPServerList struct {
 // +kubebuilder:printcolumn:name="Tools",type=integer,JSONPath=`.status.toolCount`
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]{0,56}[a-z0-9])?$')",message="metadata.name must be a DNS label of at most 58 characters that starts with a letter: it names the server's Service"
 type ClusterMCPServer struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -420,3 +422,15 @@ type ClusterMCPServerList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ClusterMCPServer `json:"items"`
 }
+
+// ServerSpec returns the server's spec.
+func (s *MCPServer) ServerSpec() *MCPServerSpec { return &s.Spec }
+
+// ServerStatus returns the server's status.
+func (s *MCPServer) ServerStatus() *MCPServerStatus { return &s.Status }
+
+// ServerSpec returns the server's spec.
+func (s *ClusterMCPServer) ServerSpec() *MCPServerSpec { return &s.Spec }
+
+// ServerStatus returns the server's status.
+func (s *ClusterMCPServer) ServerStatus() *MCPServerStatus { return &s.Status }
