@@ -26,8 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	toolmeshv1alpha1 "github.com/toolmesh/toolmesh/api/v1alpha1"
 )
@@ -36,12 +36,12 @@ import (
 // references from the cluster-scoped object are not used.
 const CleanupFinalizer = "toolmesh.io/cleanup"
 
-// +kubebuilder:rbac:groups=toolmesh.io,resources=mcpservers;clustermcpservers,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=toolmesh.io,resources=mcpservers/status;clustermcpservers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=toolmesh.io,resources=mcpservers;clustermcpservers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=toolmesh.io,resources=mcpservers/status;clustermcpservers/status,verbs=get;patch
 // +kubebuilder:rbac:groups=toolmesh.io,resources=mcpservers/finalizers;clustermcpservers/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -410,7 +410,9 @@ func newToolServer(t *testing.T, header string, tools ...string) *httptest.Serve
 	}
 	for _, name := range tools {
 		mcp.AddTool(server, &mcp.Tool{Name: name, Description: "Tool " + name, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
-			func(context.Context, *mcp.CallToolRequest, in) (*mcp.CallToolResult, any, error) { return &mcp.CallToolResult{}, nil, nil })
+			func(context.Context, *mcp.CallToolRequest, in) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{}, nil, nil
+			})
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -73,7 +72,12 @@ func (e *Env) Stop() error {
 	return nil
 }
 
-// GVK returns the toolmesh.io/v1alpha1 GroupVersionKind of kind.
-func GVK(kind string) schema.GroupVersionKind {
-	return toolmeshv1alpha1.GroupVersion.WithKind(kind)
+// AddUser provisions a user with the given identity and returns it; its KubeConfig method
+// renders a kubeconfig for tools like kubectl.
+func (e *Env) AddUser(user envtest.User) (*envtest.AuthenticatedUser, error) {
+	u, err := e.env.AddUser(user, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add user %s: %w", user.Name, err)
+	}
+	return u, nil
 }

@@ -20,6 +20,7 @@ type celCase struct {
 	kind       string
 	spec       string
 	wantErrors []string
+	objName    string // defaults to a fresh cel-N
 }
 
 const (
@@ -73,6 +74,11 @@ func serverCases() []celCase {
 			wantErrors: []string{"interval must be between 30s and 24h"}},
 		{name: "pod labels with reserved prefix", kind: k, spec: okServer + "deployment: {podLabels: {app.kubernetes.io/name: x}}\n",
 			wantErrors: []string{"podLabels may not use the app.kubernetes.io/ or toolmesh.io/ prefixes"}},
+		{name: "name with a dot", kind: k, spec: okServer, objName: "files.v1",
+			wantErrors: []string{"metadata.name must be a DNS label of at most 58 characters"}},
+		{name: "name longer than 58", kind: k, spec: okServer, objName: strings.Repeat("a", 59),
+			wantErrors: []string{"metadata.name must be a DNS label of at most 58 characters"}},
+		{name: "name of 58 is valid", kind: k, spec: okServer, objName: strings.Repeat("b", 58)},
 		{name: "targetNamespace on MCPServer", kind: k, spec: okServer + "targetNamespace: tools\n",
 			wantErrors: []string{"targetNamespace is only valid on ClusterMCPServer"}},
 		{name: "allowedNamespaces on MCPServer", kind: k, spec: okServer + "allowedNamespaces: {matchLabels: {team: a}}\n",
@@ -85,6 +91,8 @@ func clusterServerCases() []celCase {
 	return []celCase{
 		{name: "targetNamespace and allowedNamespaces are valid", kind: k,
 			spec: okServer + "targetNamespace: tools\nallowedNamespaces: {matchLabels: {team: a}}\n"},
+		{name: "name rule applies", kind: k, spec: okServer, objName: "9lives",
+			wantErrors: []string{"metadata.name must be a DNS label"}},
 		{name: "shared spec rules apply", kind: k, spec: "targetNamespace: tools\n",
 			wantErrors: []string{"exactly one of image or remote must be set"}},
 	}
@@ -172,6 +180,9 @@ func check(t *testing.T, tc celCase) {
 	obj.SetAPIVersion("toolmesh.io/v1alpha1")
 	obj.SetKind(tc.kind)
 	obj.SetName(fmt.Sprintf("cel-%d", seq.Add(1)))
+	if tc.objName != "" {
+		obj.SetName(tc.objName)
+	}
 	if tc.kind != "ClusterMCPServer" {
 		obj.SetNamespace("default")
 	}

@@ -1,0 +1,220 @@
+// Command demo runs Toolmesh end to end on an embedded local control plane: it starts etcd and
+// kube-apiserver (built by hack/envtest-assets.sh), installs the CRDs, runs the operator binary,
+// applies config/samples plus a remote MCPServer fronting a real MCP server on loopback, prints
+// what the operator made of them, and stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	toolmeshv1alpha1 "github.com/toolmesh/toolmesh/api/v1alpha1"
+	"github.com/toolmesh/toolmesh/internal/testenv"
+)
+
+func main() {
+	manager := flag.String("manager", "bin/manager", "Path of the operator binary.")
+	flag.Parse()
+	if err := run(*manager); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
+
+func run(manager string) error {
+	root := testenv.RepoRoot()
+	work := filepath.Join(root, ".cache", "demo")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+
+	step("Starting etcd and kube-apiserver from %s", os.Getenv("KUBEBUILDER_ASSETS"))
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stopping the control plane")
+		_ = env.Stop()
+	}()
+	kubeconfig, err := writeKubeconfig(env, work)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "toolmesh-system"}}); err != nil {
+		return fmt.Errorf("create namespace toolmesh-system: %w", err)
+	}
+
+	step("Running the operator (%s); its log is %s", manager, filepath.Join(work, "manager.log"))
+	stop, err := startManager(manager, kubeconfig, filepath.Join(work, "manager.log"))
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	step("Serving a real MCP server on loopback for a remote MCPServer to front")
+	mcpServer := startToolServer()
+	defer mcpServer.Close()
+
+	step("kubectl apply -k config/samples")
+	if err := kubectl(kubeconfig, "apply", "--server-side", "-k", filepath.Join(root, "config", "samples")); err != nil {
+		return err
+	}
+	remote := &toolmeshv1alpha1.MCPServer{
+		ObjectMeta: metav1.ObjectMeta{Name: "weather", Namespace: "default"},
+		Spec: toolmeshv1alpha1.MCPServerSpec{
+			Remote:    &toolmeshv1alpha1.RemoteServer{URL: mcpServer.URL + "/mcp"},
+			Discovery: &toolmeshv1alpha1.DiscoverySpec{ExpectedTools: []string{"forecast", "alerts"}},
+		},
+	}
+	if err := env.Client.Create(ctx, remote); err != nil {
+		return fmt.Errorf("create MCPServer weather: %w", err)
+	}
+
+	step("Waiting for the operator to reconcile every server")
+	if err := waitReconciled(ctx, env.Client); err != nil {
+		return err
+	}
+
+	step("kubectl get toolmesh -A")
+	if err := kubectl(kubeconfig, "get", "toolmesh", "-A"); err != nil {
+		return err
+	}
+	step("What the operator created (server-side apply, field manager toolmesh-operator)")
+	if err := kubectl(kubeconfig, "get", "deployments,services,serviceaccounts,networkpolicies", "-A",
+		"-l", "app.kubernetes.io/managed-by=toolmesh-operator"); err != nil {
+		return err
+	}
+	step("Tools the operator discovered on the remote server (MCP initialize + tools/list)")
+	if err := kubectl(kubeconfig, "get", "mcpserver", "weather", "-n", "default", "-o",
+		`jsonpath={range .status.tools[*]}{.name}{"\t"}{.description}{"\n"}{end}{range .status.conditions[*]}{.type}={.status} ({.reason}){"\n"}{end}`); err != nil {
+		return err
+	}
+	fmt.Println("\nThis embedded control plane runs no kubelet, so workload servers stay Progressing;")
+	fmt.Println("the remote server is Ready because it needs no pods. Kubeconfig while it ran:", kubeconfig)
+	return nil
+}
+
+func writeKubeconfig(env *testenv.Env, dir string) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}})
+	if err != nil {
+		return "", fmt.Errorf("add demo user: %w", err)
+	}
+	b, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("render kubeconfig: %w", err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+func startManager(bin, kubeconfig, logPath string) (func(), error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:18081",
+		"--operator-namespace=toolmesh-system", "--stdio-bridge-image=ghcr.io/toolmesh/stdio-bridge:v0.1.0")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://127.0.0.1:18081/readyz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stop()
+	return nil, errors.New("the operator did not become ready within 30s; see " + logPath)
+}
+
+func startToolServer() *httptest.Server {
+	server := mcp.NewServer(&mcp.Implementation{Name: "weather", Version: "0.1.0"}, nil)
+	type where struct {
+		City string `json:"city" jsonschema:"the city to report on"`
+	}
+	tool := func(name, desc string) {
+		mcp.AddTool(server, &mcp.Tool{Name: name, Description: desc, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+			func(_ context.Context, _ *mcp.CallToolRequest, in where) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: name + " for " + in.City + ": sunny"}}}, nil, nil
+			})
+	}
+	tool("forecast", "Three-day forecast for a city.")
+	tool("alerts", "Active weather alerts for a city.")
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil))
+	return httptest.NewServer(mux)
+}
+
+// waitReconciled waits until every server's status describes its current generation and the
+// remote server has listed its tools.
+func waitReconciled(ctx context.Context, c client.Client) error {
+	for {
+		var servers toolmeshv1alpha1.MCPServerList
+		var cluster toolmeshv1alpha1.ClusterMCPServerList
+		if err := c.List(ctx, &servers); err != nil {
+			return err
+		}
+		if err := c.List(ctx, &cluster); err != nil {
+			return err
+		}
+		pending := 0
+		for _, s := range servers.Items {
+			if s.Status.ObservedGeneration != s.Generation || (s.Spec.Remote != nil && s.Status.ToolCount == 0) {
+				pending++
+			}
+		}
+		for _, s := range cluster.Items {
+			if s.Status.ObservedGeneration != s.Generation {
+				pending++
+			}
+		}
+		if pending == 0 && len(servers.Items) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d servers not reconciled: %w", pending, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func kubectl(kubeconfig string, args ...string) error {
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
