@@ -102,7 +102,7 @@ func serverInfo(res *mcp.InitializeResult) toolmeshv1alpha1.ServerInfo {
 	}
 	if c := res.Capabilities; c != nil {
 		for name, present := range map[string]bool{
-			"completions": c.Completions != nil, "logging": c.Logging != nil, "prompts": c.Prompts != nil,
+			"completions": c.Completions != nil, "prompts": c.Prompts != nil,
 			"resources": c.Resources != nil, "tools": c.Tools != nil,
 		} {
 			if present {

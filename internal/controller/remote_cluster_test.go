@@ -156,7 +156,7 @@ func TestClusterServerRunsInTargetNamespaceAndCleansUp(t *testing.T) {
 	eventually(t, "workload removed", func() error { return gone(moved, name) })
 	eventually(t, "server gone", func() error {
 		if err := get(&toolmeshv1alpha1.ClusterMCPServer{}, "", cs.Name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there: %v", err)
+			return fmt.Errorf("still there: %w", err)
 		}
 		return nil
 	})
@@ -188,7 +188,7 @@ func TestClusterServerDefaultsToOperatorNamespaceAndReportsMissingTarget(t *test
 func gone(namespace, name string) error {
 	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
 		if err := get(obj, namespace, name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%T %s/%s still there (%v)", obj, namespace, name, err)
+			return fmt.Errorf("%T %s/%s still there (%w)", obj, namespace, name, err)
 		}
 	}
 	return nil

@@ -282,7 +282,7 @@ func TestServerNetworkPolicyFollowsSpec(t *testing.T) {
 	}
 	eventually(t, "NetworkPolicy deleted", func() error {
 		if err := get(&np, ns, "mcp-net"); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there: %v", err)
+			return fmt.Errorf("still there: %w", err)
 		}
 		return nil
 	})

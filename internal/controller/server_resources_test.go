@@ -64,8 +64,8 @@ func TestRenderedPodsMeetPodSecurityRestricted(t *testing.T) {
 			Transport: toolmeshv1alpha1.Transport{Type: toolmeshv1alpha1.TransportStdio}}},
 		{name: "scheduling and resource overrides", spec: toolmeshv1alpha1.MCPServerSpec{Image: image, Deployment: &toolmeshv1alpha1.WorkloadSpec{
 			Replicas: ptr.To[int32](2), NodeSelector: map[string]string{"gpu": "true"},
-			Tolerations: []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
-			Resources:   &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
+			Tolerations:        []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+			Resources:          &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
 			ServiceAccountName: "gpu-reader", PodLabels: map[string]string{"team": "ml"},
 		}}},
 		{name: "a different non-root user", spec: toolmeshv1alpha1.MCPServerSpec{Image: image, Deployment: &toolmeshv1alpha1.WorkloadSpec{

@@ -77,7 +77,12 @@ func runSuite(m *testing.M) (int, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
 
 	if err := createNamespace(ctx, operatorNamespace); err != nil {
 		return 0, err

@@ -33,7 +33,7 @@ func TestSamplesApply(t *testing.T) {
 					t.Fatal(err)
 				}
 				kinds[obj.GetKind()] = true
-				err := env.Client.Patch(context.Background(), obj, client.Apply, client.FieldOwner("samples-test"))
+				err := env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("samples-test"))
 				if err != nil {
 					t.Fatalf("%s %s rejected: %v", obj.GetKind(), obj.GetName(), err)
 				}
