@@ -29,6 +29,7 @@ type options struct {
 	watchNamespaces   string
 	operatorNamespace string
 	bridgeImage       string
+	concurrency       int
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 		"Namespace the operator runs in; ClusterMCPServer workloads run there unless they name a targetNamespace.")
 	flag.StringVar(&o.bridgeImage, "stdio-bridge-image", "ghcr.io/toolmesh/stdio-bridge:"+version,
 		"Image holding the static stdio-bridge binary, copied into stdio servers' pods.")
+	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Servers of each kind reconciled at once.")
 	flag.Parse()
 	ctrl.SetLogger(textlogger.NewLogger(logConfig))
 
@@ -78,9 +80,10 @@ func run(o options) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	err = controller.SetupServerReconcilers(mgr, controller.ServerOptions{
-		BridgeImage:       o.bridgeImage,
-		OperatorNamespace: o.operatorNamespace,
-		Discoverer:        &controller.MCPDiscoverer{Version: version},
+		BridgeImage:             o.bridgeImage,
+		OperatorNamespace:       o.operatorNamespace,
+		MaxConcurrentReconciles: o.concurrency,
+		Discoverer:              &controller.MCPDiscoverer{Version: version},
 	})
 	if err != nil {
 		return err

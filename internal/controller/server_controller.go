@@ -22,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -53,6 +54,8 @@ type ServerOptions struct {
 	OperatorNamespace string
 	// Discoverer lists servers' tools. Nil disables discovery.
 	Discoverer Discoverer
+	// MaxConcurrentReconciles is how many servers of one kind are reconciled at once. Defaults to 4.
+	MaxConcurrentReconciles int
 	// RetryInterval is how long to wait before looking again at a server whose references or
 	// target namespace are missing, or whose discovery failed. Defaults to 30s.
 	RetryInterval time.Duration
@@ -89,6 +92,9 @@ func NewClusterMCPServerReconciler(mgr ctrl.Manager, opts ServerOptions) *Server
 }
 
 func newServerReconciler[T serverObject](mgr ctrl.Manager, opts ServerOptions, kind string, cluster bool, newObject func() T) *ServerReconciler[T] {
+	if opts.MaxConcurrentReconciles == 0 {
+		opts.MaxConcurrentReconciles = 4
+	}
 	if opts.RetryInterval == 0 {
 		opts.RetryInterval = 30 * time.Second
 	}
@@ -110,6 +116,7 @@ func (r *ServerReconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
 	owned := handler.EnqueueRequestsFromMapFunc(r.serverForObject)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.kind).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
 		For(r.newObject(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.Deployment{}, owned).
 		Watches(&corev1.Service{}, owned).

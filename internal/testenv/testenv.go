@@ -31,9 +31,18 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// Options tune the API server.
+type Options struct {
+	// AuditPolicyFile and AuditLogPath, when set, make the API server write an audit log.
+	AuditPolicyFile, AuditLogPath string
+}
+
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS and installs the CRDs under
 // config/crd/bases. It fails with a clear message when the binaries are missing.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(Options{}) }
+
+// StartWith is Start with options.
+func StartWith(opts Options) (*Env, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the tests with `make test`, " +
@@ -51,6 +60,13 @@ func Start() (*Env, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+	}
+	if opts.AuditLogPath != "" {
+		args := env.ControlPlane.GetAPIServer().Configure()
+		args.Set("audit-policy-file", opts.AuditPolicyFile)
+		args.Set("audit-log-path", opts.AuditLogPath)
+		args.Set("audit-log-format", "json")
+		args.Set("audit-log-mode", "blocking")
 	}
 	cfg, err := env.Start()
 	if err != nil {

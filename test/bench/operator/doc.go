@@ -1,0 +1,2 @@
+// Package operator benchmarks the operator binary against a real API server at scale.
+package operator
