@@ -34,6 +34,7 @@ help: ## Show this help.
 manifests: ## Generate the CRDs and the operator's ClusterRole.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=toolmesh-operator paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+	rm -f charts/toolmesh-crds/templates/*.yaml && cp config/crd/bases/*.yaml charts/toolmesh-crds/templates/
 
 .PHONY: generate
 generate: ## Generate the API's DeepCopy methods.
@@ -64,7 +65,7 @@ test: manifests generate vet envtest ## Run every test against a real API server
 verify: manifests generate lint ## Regenerate and lint, then fail on any drift from what is committed.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@git diff --exit-code -- api config charts || { echo "generated files drifted: run make manifests generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api config)" || { echo "untracked generated files:"; git status --porcelain -- api config; exit 1; }
+	@test -z "$$(git status --porcelain -- api config charts)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
 
 ##@ Build
 
