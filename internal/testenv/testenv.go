@@ -35,6 +35,8 @@ func RepoRoot() string {
 type Options struct {
 	// AuditPolicyFile and AuditLogPath, when set, make the API server write an audit log.
 	AuditPolicyFile, AuditLogPath string
+	// ServiceCIDR replaces envtest's default service range (a /24: too small for scale tests).
+	ServiceCIDR string
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS and installs the CRDs under
@@ -61,8 +63,11 @@ func StartWith(opts Options) (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
+	args := env.ControlPlane.GetAPIServer().Configure()
+	if opts.ServiceCIDR != "" {
+		args.Set("service-cluster-ip-range", opts.ServiceCIDR)
+	}
 	if opts.AuditLogPath != "" {
-		args := env.ControlPlane.GetAPIServer().Configure()
 		args.Set("audit-policy-file", opts.AuditPolicyFile)
 		args.Set("audit-log-path", opts.AuditLogPath)
 		args.Set("audit-log-format", "json")

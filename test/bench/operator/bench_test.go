@@ -62,7 +62,7 @@ func BenchmarkOperatorScale(b *testing.B) {
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	env, err := testenv.StartWith(testenv.Options{AuditPolicyFile: policy, AuditLogPath: auditLog})
+	env, err := testenv.StartWith(testenv.Options{AuditPolicyFile: policy, AuditLogPath: auditLog, ServiceCIDR: "10.96.0.0/16"})
 	if err != nil {
 		b.Fatal(err)
 	}
