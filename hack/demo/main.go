@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -132,7 +133,11 @@ func startManager(bin, kubeconfig, logPath string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:18081",
+	probe, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
 		"--operator-namespace=toolmesh-system", "--stdio-bridge-image=ghcr.io/toolmesh/stdio-bridge:v0.1.0")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -146,7 +151,7 @@ func startManager(bin, kubeconfig, logPath string) (func(), error) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://127.0.0.1:18081/readyz"); err == nil {
+		if resp, err := http.Get("http://" + probe + "/readyz"); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return stop, nil
@@ -217,4 +222,14 @@ func kubectl(kubeconfig string, args ...string) error {
 		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
 	}
 	return nil
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
 }

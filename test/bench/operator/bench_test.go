@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,7 +120,8 @@ func startManager(b *testing.B, env *testenv.Env, dir string) int {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(*managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:18091", "--operator-namespace=toolmesh-system")
+	probe := freeAddr(b)
+	cmd := exec.Command(*managerBin, "--metrics-bind-address=0", "--health-probe-bind-address="+probe, "--operator-namespace=toolmesh-system")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+path)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -131,7 +133,7 @@ func startManager(b *testing.B, env *testenv.Env, dir string) int {
 		_ = logFile.Close()
 	})
 	poll(b, "operator ready", 30*time.Second, func() bool {
-		resp, err := http.Get("http://127.0.0.1:18091/readyz")
+		resp, err := http.Get("http://" + probe + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -257,4 +259,15 @@ func poll(b *testing.B, what string, timeout time.Duration, ok func() bool) {
 		t := time.NewTimer(200 * time.Millisecond)
 		<-t.C
 	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
 }
