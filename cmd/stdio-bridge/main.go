@@ -61,7 +61,8 @@ func install(dest string) error {
 func run(args []string) error {
 	fs := flag.NewFlagSet("stdio-bridge", flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "Address to serve MCP on.")
-	path := fs.String("path", "/mcp", "Path of the MCP endpoint.")
+	path := fs.String("path", "/mcp", "Path of the streamable HTTP endpoint.")
+	ssePath := fs.String("sse-path", "/sse", "Path of the legacy HTTP+SSE endpoint (messages are posted to <sse-path>/message).")
 	maxSessions := fs.Int("max-sessions", 16, "Most sessions (child processes) at once.")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "End a session after this long without activity.")
 	maxBody := fs.Int64("max-body-bytes", 4<<20, "Largest request body accepted.")
@@ -86,6 +87,9 @@ func run(args []string) error {
 
 	mux := http.NewServeMux()
 	mux.Handle(*path, b)
+	sse := b.SSEHandler(*ssePath + "/message")
+	mux.Handle(*ssePath, sse)
+	mux.Handle(*ssePath+"/message", sse)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

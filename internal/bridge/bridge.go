@@ -124,7 +124,7 @@ func (b *Bridge) servePost(w http.ResponseWriter, r *http.Request) {
 
 	var s *session
 	if msg.Method == "initialize" && r.Header.Get(SessionHeader) == "" {
-		if s, err = b.start(); err != nil {
+		if s, err = b.start(false); err != nil {
 			code := http.StatusServiceUnavailable
 			if !errors.Is(err, errTooManySessions) {
 				code = http.StatusBadGateway
@@ -201,6 +201,10 @@ func (b *Bridge) serveStream(w http.ResponseWriter, r *http.Request) {
 // client must initialize again).
 func (b *Bridge) lookup(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	id := r.Header.Get(SessionHeader)
+	return b.lookupID(w, id)
+}
+
+func (b *Bridge) lookupID(w http.ResponseWriter, id string) (*session, bool) {
 	if id == "" {
 		writeError(w, http.StatusBadRequest, nil, -32600, "missing "+SessionHeader+" header")
 		return nil, false
@@ -218,7 +222,7 @@ func (b *Bridge) lookup(w http.ResponseWriter, r *http.Request) (*session, bool)
 var errTooManySessions = errors.New("too many sessions: try again later")
 
 // start launches a child for a new session.
-func (b *Bridge) start() (*session, error) {
+func (b *Bridge) start(legacy bool) (*session, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -231,7 +235,7 @@ func (b *Bridge) start() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := startSession(id, b.opts, b.now())
+	s, err := startSession(id, b.opts, b.now(), legacy)
 	if err != nil {
 		return nil, err
 	}

@@ -266,3 +266,30 @@ func eventually(t *testing.T, what string, check func() error) {
 	}
 	t.Fatalf("%s: %v", what, err)
 }
+
+func TestLegacySSEClients(t *testing.T) {
+	b, _ := newBridge(t, Options{})
+	mux := http.NewServeMux()
+	mux.Handle("/sse", b.SSEHandler("/sse/message"))
+	mux.Handle("/sse/message", b.SSEHandler("/sse/message"))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+
+	cs := connectWith(t, &mcp.SSEClientTransport{Endpoint: ts.URL + "/sse"})
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "old client"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Content[0].(*mcp.TextContent).Text; got != "old client" {
+		t.Fatalf("echo %q", got)
+	}
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the session ends with its stream", func() error {
+		if n := b.Sessions(); n != 0 {
+			return fmt.Errorf("%d sessions", n)
+		}
+		return nil
+	})
+}

@@ -28,12 +28,17 @@ type session struct {
 	mu      sync.Mutex
 	pending map[string]chan []byte // by the JSON text of the request id
 
+	// legacy sessions speak the HTTP+SSE transport: every message of the child, responses
+	// included, goes to the one stream, which the session cannot outlive.
+	legacy bool
+	quit   chan struct{} // closed by stop
+
 	lastUsed atomic.Int64 // unix nanoseconds
 	streams  atomic.Int32
 	stopOnce sync.Once
 }
 
-func startSession(id string, opts Options, now time.Time) (*session, error) {
+func startSession(id string, opts Options, now time.Time, legacy bool) (*session, error) {
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
 	cmd.Env = opts.Env
 	cmd.Stderr = opts.Stderr
@@ -53,8 +58,10 @@ func startSession(id string, opts Options, now time.Time) (*session, error) {
 	s := &session{
 		id: id, cmd: cmd, stdin: stdin,
 		done:     make(chan struct{}),
+		quit:     make(chan struct{}),
 		outbound: make(chan []byte, 256),
 		pending:  map[string]chan []byte{},
+		legacy:   legacy,
 	}
 	s.touch(now)
 	go s.readLoop(stdout)
@@ -71,6 +78,13 @@ func (s *session) readLoop(stdout io.Reader) {
 		var m message
 		if json.Unmarshal(line, &m) != nil {
 			continue // not JSON-RPC: a server that logs to stdout
+		}
+		if s.legacy {
+			select {
+			case s.outbound <- line:
+			case <-s.quit:
+			}
+			continue
 		}
 		if m.Method == "" && len(m.ID) > 0 {
 			s.deliver(string(m.ID), line)
@@ -166,6 +180,7 @@ func (s *session) idleSince(cutoff time.Time) bool {
 // if it has not exited within two seconds.
 func (s *session) stop() {
 	s.stopOnce.Do(func() {
+		close(s.quit)
 		s.writeMu.Lock()
 		_ = s.stdin.Close()
 		s.writeMu.Unlock()
