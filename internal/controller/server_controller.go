@@ -376,7 +376,7 @@ func (r *ServerReconciler[T]) discoverTools(ctx context.Context, s *serverScope)
 	}
 	s.obs.Discovery = &discoveryOutcome{Tools: d.Tools}
 	s.info, s.lastRun = &d.ServerInfo, &metav1.Time{Time: r.now().Truncate(time.Second)}
-	if !toolNamesEqual(status.Tools, d.Tools) && status.LastDiscoveryTime != nil {
+	if !toolsEqual(status.Tools, d.Tools) && status.LastDiscoveryTime != nil {
 		r.recorder.Eventf(s.obj, nil, corev1.EventTypeNormal, "ToolsChanged", "Discover",
 			"The server now lists %d tools (was %d).", len(d.Tools), len(status.Tools))
 	}
@@ -390,7 +390,7 @@ func discoveryInterval(spec *toolmeshv1alpha1.MCPServerSpec) time.Duration {
 	return 5 * time.Minute
 }
 
-func toolNamesEqual(a, b []toolmeshv1alpha1.ToolStatus) bool {
+func toolsEqual(a, b []toolmeshv1alpha1.ToolStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
 }
 
