@@ -1,6 +1,7 @@
 // Command demo runs Toolmesh end to end on an embedded local control plane: it starts etcd and
 // kube-apiserver (built by hack/envtest-assets.sh), installs the CRDs, runs the operator binary,
-// applies config/samples plus a remote MCPServer fronting a real MCP server on loopback, prints
+// applies config/samples plus a remote MCPServer fronting a stdio MCP server that stdio-bridge
+// serves on loopback, prints
 // what the operator made of them, and stops everything it started.
 package main
 
@@ -11,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +30,14 @@ import (
 
 func main() {
 	manager := flag.String("manager", "bin/manager", "Path of the operator binary.")
+	bridge := flag.String("stdio-bridge", "bin/stdio-bridge", "Path of the stdio-bridge binary.")
+	stdio := flag.Bool("serve-stdio", false, "Serve the demo's weather MCP server on stdin/stdout and exit (run by stdio-bridge).")
 	flag.Parse()
-	if err := run(*manager); err != nil {
+	if *stdio {
+		_ = weatherServer().Run(context.Background(), &mcp.StdioTransport{})
+		return
+	}
+	if err := run(*manager, *bridge); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -39,7 +45,7 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-func run(manager string) error {
+func run(manager, bridge string) error {
 	root := testenv.RepoRoot()
 	work := filepath.Join(root, ".cache", "demo")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -72,9 +78,12 @@ func run(manager string) error {
 	}
 	defer stop()
 
-	step("Serving a real MCP server on loopback for a remote MCPServer to front")
-	mcpServer := startToolServer()
-	defer mcpServer.Close()
+	step("Serving a stdio MCP server through %s on loopback, for a remote MCPServer to front", bridge)
+	bridgeURL, stopBridge, err := startBridge(bridge, filepath.Join(work, "stdio-bridge.log"))
+	if err != nil {
+		return err
+	}
+	defer stopBridge()
 
 	step("kubectl apply -k config/samples")
 	if err := kubectl(kubeconfig, "apply", "--server-side", "-k", filepath.Join(root, "config", "samples")); err != nil {
@@ -83,7 +92,7 @@ func run(manager string) error {
 	remote := &toolmeshv1alpha1.MCPServer{
 		ObjectMeta: metav1.ObjectMeta{Name: "weather", Namespace: "default"},
 		Spec: toolmeshv1alpha1.MCPServerSpec{
-			Remote:    &toolmeshv1alpha1.RemoteServer{URL: mcpServer.URL + "/mcp"},
+			Remote:    &toolmeshv1alpha1.RemoteServer{URL: bridgeURL},
 			Discovery: &toolmeshv1alpha1.DiscoverySpec{ExpectedTools: []string{"forecast", "alerts"}},
 		},
 	}
@@ -163,7 +172,44 @@ func startManager(bin, kubeconfig, logPath string) (func(), error) {
 	return nil, errors.New("the operator did not become ready within 30s; see " + logPath)
 }
 
-func startToolServer() *httptest.Server {
+// startBridge runs stdio-bridge with this program's --serve-stdio mode as the stdio server, as
+// a pod of a stdio MCPServer would, and returns its MCP endpoint.
+func startBridge(bridge, logPath string) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bridge, "--listen="+addr, "--path=/mcp", "--max-sessions=4", "--", self, "--serve-stdio")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s: %w", bridge, err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			_ = resp.Body.Close()
+			return "http://" + addr + "/mcp", stop, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, errors.New("stdio-bridge did not start within 10s; see " + logPath)
+}
+
+func weatherServer() *mcp.Server {
 	server := mcp.NewServer(&mcp.Implementation{Name: "weather", Version: "0.1.0"}, nil)
 	type where struct {
 		City string `json:"city" jsonschema:"the city to report on"`
@@ -176,9 +222,7 @@ func startToolServer() *httptest.Server {
 	}
 	tool("forecast", "Three-day forecast for a city.")
 	tool("alerts", "Active weather alerts for a city.")
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil))
-	return httptest.NewServer(mux)
+	return server
 }
 
 // waitReconciled waits until every server's status describes its current generation and the
