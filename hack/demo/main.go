@@ -72,11 +72,12 @@ func run(manager, bridge string) error {
 	}
 
 	step("Running the operator (%s); its log is %s", manager, filepath.Join(work, "manager.log"))
-	stop, err := startManager(manager, kubeconfig, filepath.Join(work, "manager.log"))
+	mgr, err := testenv.StartManager(manager, kubeconfig, filepath.Join(work, "manager.log"),
+		"--operator-namespace=toolmesh-system", "--stdio-bridge-image=ghcr.io/toolmesh/stdio-bridge:v0.1.0")
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer mgr.Stop()
 
 	step("Serving a stdio MCP server through %s on loopback, for a remote MCPServer to front", bridge)
 	bridgeURL, stopBridge, err := startBridge(bridge, filepath.Join(work, "stdio-bridge.log"))
@@ -135,41 +136,6 @@ func writeKubeconfig(env *testenv.Env, dir string) (string, error) {
 	}
 	path := filepath.Join(dir, "kubeconfig")
 	return path, os.WriteFile(path, b, 0o600)
-}
-
-func startManager(bin, kubeconfig, logPath string) (func(), error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	probe, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
-		"--operator-namespace=toolmesh-system", "--stdio-bridge-image=ghcr.io/toolmesh/stdio-bridge:v0.1.0")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		_ = logFile.Close()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + probe + "/readyz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return stop, nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	stop()
-	return nil, errors.New("the operator did not become ready within 30s; see " + logPath)
 }
 
 // startBridge runs stdio-bridge with this program's --serve-stdio mode as the stdio server, as

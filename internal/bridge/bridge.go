@@ -173,13 +173,25 @@ func (b *Bridge) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.closeStream(b.now())
+	pumpEvents(w, r, s, "")
+}
+
+// pumpEvents streams the session's outbound messages as server-sent events until the client or
+// the child goes away. A non-empty first is sent first, as a complete event.
+func pumpEvents(w http.ResponseWriter, r *http.Request, s *session, first string) {
 	flusher, _ := w.(http.Flusher)
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	if flusher != nil {
-		flusher.Flush()
+	if _, err := io.WriteString(w, first); err != nil {
+		return
 	}
+	flush()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -190,9 +202,7 @@ func (b *Bridge) serveStream(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", m); err != nil {
 				return
 			}
-			if flusher != nil {
-				flusher.Flush()
-			}
+			flush()
 		}
 	}
 }

@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -34,32 +33,8 @@ func (b *Bridge) serveLegacyStream(w http.ResponseWriter, r *http.Request, messa
 	}
 	defer b.end(s, "stream closed")
 	s.openStream()
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
 	endpoint := messagePath + "?sessionId=" + url.QueryEscape(s.id)
-	if _, err := fmt.Fprintf(w, "event: endpoint\ndata: %s\n\n", endpoint); err != nil {
-		return
-	}
-	if flusher != nil {
-		flusher.Flush()
-	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.done:
-			return
-		case m := <-s.outbound:
-			if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", m); err != nil {
-				return
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-	}
+	pumpEvents(w, r, s, "event: endpoint\ndata: "+endpoint+"\n\n")
 }
 
 func (b *Bridge) serveLegacyPost(w http.ResponseWriter, r *http.Request) {

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -116,31 +113,12 @@ func startManager(b *testing.B, env *testenv.Env, dir string) int {
 	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		b.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "manager.log"))
+	mgr, err := testenv.StartManager(*managerBin, path, filepath.Join(dir, "manager.log"), "--operator-namespace=toolmesh-system")
 	if err != nil {
 		b.Fatal(err)
 	}
-	probe := freeAddr(b)
-	cmd := exec.Command(*managerBin, "--metrics-bind-address=0", "--health-probe-bind-address="+probe, "--operator-namespace=toolmesh-system")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+path)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		_ = logFile.Close()
-	})
-	poll(b, "operator ready", 30*time.Second, func() bool {
-		resp, err := http.Get("http://" + probe + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return cmd.Process.Pid
+	b.Cleanup(mgr.Stop)
+	return mgr.PID()
 }
 
 func createServers(b *testing.B, c client.Client, n int) {
@@ -259,15 +237,4 @@ func poll(b *testing.B, what string, timeout time.Duration, ok func() bool) {
 		t := time.NewTimer(200 * time.Millisecond)
 		<-t.C
 	}
-}
-
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }
