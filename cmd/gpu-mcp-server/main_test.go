@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	authnv1 "k8s.io/api/authentication/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -114,7 +114,7 @@ func ok[T any](v T, err error) T {
 func registerAgent(t *testing.T, node, addr string) {
 	t.Helper()
 	ctx := context.Background()
-	u := ok(url.Parse("http://"+addr))
+	u := ok(url.Parse("http://" + addr))
 	port := ok(strconv.Atoi(u.Port()))
 	ok(clientset.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: map[string]string{"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}}}, metav1.CreateOptions{}))
 	p := ok(clientset.CoreV1().Pods("toolmesh-system").Create(ctx, &corev1.Pod{
@@ -133,7 +133,7 @@ func TestServerAndAgentProcesses(t *testing.T) {
 	ok(clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "toolmesh-system"}}, metav1.CreateOptions{}))
 	ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gpu-mcp-server"}}, metav1.CreateOptions{}))
 	tr := ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").CreateToken(ctx, "gpu-mcp-server",
-		&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{"toolmesh-gpu-agent"}}}, metav1.CreateOptions{}))
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"toolmesh-gpu-agent"}}}, metav1.CreateOptions{}))
 	tokenFile := filepath.Join(workDir, "agent-token")
 	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
 		t.Fatal(err)

@@ -45,8 +45,8 @@ type Evidence struct {
 	Verdict Verdict `json:"verdict" jsonschema:"what this observation alone calls for"`
 }
 
-// GPUHealth is the verdict for one GPU with its evidence.
-type GPUHealth struct {
+// DeviceHealth is the verdict for one GPU with its evidence.
+type DeviceHealth struct {
 	// Index is the NVML device index.
 	Index int `json:"index" jsonschema:"NVML device index"`
 	// UUID is the GPU's UUID.
@@ -62,7 +62,7 @@ type NodeHealth struct {
 	// Verdict is the most severe GPU verdict.
 	Verdict Verdict `json:"verdict" jsonschema:"most severe GPU verdict on the node"`
 	// GPUs are the per-GPU verdicts.
-	GPUs []GPUHealth `json:"gpus" jsonschema:"per-GPU verdicts"`
+	GPUs []DeviceHealth `json:"gpus" jsonschema:"per-GPU verdicts"`
 }
 
 // HealthInput is everything a health verdict is drawn from, gathered before deciding.
@@ -107,7 +107,7 @@ func Assess(in HealthInput) NodeHealth {
 	}
 	out := NodeHealth{Verdict: VerdictHealthy}
 	for _, d := range in.Inventory.Devices {
-		h := GPUHealth{Index: d.Index, UUID: d.UUID, Verdict: VerdictHealthy, Evidence: ev[d.UUID]}
+		h := DeviceHealth{Index: d.Index, UUID: d.UUID, Verdict: VerdictHealthy, Evidence: ev[d.UUID]}
 		sort.SliceStable(h.Evidence, func(i, j int) bool {
 			return verdictRank[h.Evidence[i].Verdict] > verdictRank[h.Evidence[j].Verdict]
 		})

@@ -44,7 +44,7 @@ func mutatingCalls(fset *token.FileSet, f *ast.File) []string {
 			return true
 		}
 		verb := sel.Sel.Name
-		if !mutatingVerbs[verb] && !(restVerbs[verb] && len(call.Args) == 0) {
+		if !mutatingVerbs[verb] && (!restVerbs[verb] || len(call.Args) != 0) {
 			return true
 		}
 		if chainCalls(sel.X, reviewResources) {

@@ -188,8 +188,8 @@ type PeerPath struct {
 	NVLinks int `json:"nvlinks" jsonschema:"active NVLinks directly connecting the pair"`
 }
 
-// GPULinks is the NVLink state of one GPU.
-type GPULinks struct {
+// DeviceLinks is the NVLink state of one GPU.
+type DeviceLinks struct {
 	// Index is the NVML device index.
 	Index int `json:"index" jsonschema:"NVML device index"`
 	// UUID is the GPU's UUID.
@@ -203,7 +203,7 @@ type Topology struct {
 	// Paths are the GPU pairs, each once.
 	Paths []PeerPath `json:"paths" jsonschema:"one entry per GPU pair"`
 	// GPUs carries each GPU's NVLink state and error counters.
-	GPUs []GPULinks `json:"gpus" jsonschema:"per-GPU NVLink state"`
+	GPUs []DeviceLinks `json:"gpus" jsonschema:"per-GPU NVLink state"`
 }
 
 // RecoveryAction is NVML's recovery action for a GPU (nvmlDeviceGpuRecoveryAction_t).

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,7 +119,7 @@ func setup(ctx context.Context) {
 }
 
 func token(ctx context.Context, sa string) string {
-	tr := must(clientset.CoreV1().ServiceAccounts(agentNS).CreateToken(ctx, sa, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{agentAudience}}}, metav1.CreateOptions{}))
+	tr := must(clientset.CoreV1().ServiceAccounts(agentNS).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{agentAudience}}}, metav1.CreateOptions{}))
 	return tr.Status.Token
 }
 

@@ -80,69 +80,73 @@ func (t *tools) audit(ctx context.Context, tool, node, target, reason string) {
 }
 
 func (t *tools) addOperatorTools(s *mcp.Server) {
-	add(s, &mcp.Tool{Name: "cordon_gpu_node", Description: "Mark a GPU node unschedulable. Requires confirm: true and a reason; audited.", Annotations: destructive("Cordon GPU node")},
-		func(ctx context.Context, in CordonInput) (ActionOutput, error) {
-			if err := in.check("cordon_gpu_node"); err != nil {
-				return ActionOutput{}, err
-			}
-			if _, err := t.targets(ctx, in.Node); err != nil || in.Node == "" {
-				return ActionOutput{}, fmt.Errorf("cordon_gpu_node: %w", orRequired(err, "node"))
-			}
-			t.audit(ctx, "cordon_gpu_node", in.Node, in.Node, in.Reason)
-			changed, err := t.Nodes.Cordon(ctx, in.Node)
-			if err != nil {
-				return ActionOutput{}, err
-			}
-			msg := "cordoned " + in.Node
-			if !changed {
-				msg = in.Node + " was already cordoned"
-			}
-			return ActionOutput{Done: true, Message: msg}, nil
-		})
-	add(s, &mcp.Tool{Name: "drain_gpu_node", Description: "Cordon a GPU node and evict its pods through the eviction API (PodDisruptionBudgets honoured; DaemonSet and static pods skipped). Requires confirm: true and a reason; audited.", Annotations: destructive("Drain GPU node")},
-		func(ctx context.Context, in DrainInput) (ActionOutput, error) {
-			if err := in.check("drain_gpu_node"); err != nil {
-				return ActionOutput{}, err
-			}
-			if _, err := t.targets(ctx, in.Node); err != nil || in.Node == "" {
-				return ActionOutput{}, fmt.Errorf("drain_gpu_node: %w", orRequired(err, "node"))
-			}
-			t.audit(ctx, "drain_gpu_node", in.Node, in.Node, in.Reason)
-			ev, err := t.Nodes.Drain(ctx, in.Node, in.GPUPodsOnly)
-			if err != nil {
-				return ActionOutput{}, err
-			}
-			blocked := 0
-			for _, e := range ev {
-				if e.Result == "blocked" || e.Result == "failed" {
-					blocked++
-				}
-			}
-			return ActionOutput{Done: blocked == 0, Message: fmt.Sprintf("drained %s: %d pods considered, %d not evicted", in.Node, len(ev), blocked), Evictions: ev}, nil
-		})
-	add(s, &mcp.Tool{Name: "kill_gpu_process", Description: "SIGKILL a process holding a GPU on a node (only PIDs NVML lists). Requires confirm: true and a reason; audited.", Annotations: destructive("Kill GPU process")},
-		func(ctx context.Context, in KillInput) (ActionOutput, error) {
-			if err := in.check("kill_gpu_process"); err != nil {
-				return ActionOutput{}, err
-			}
-			if in.PID <= 1 {
-				return ActionOutput{}, fmt.Errorf("kill_gpu_process: pid must be a GPU process id")
-			}
-			t.audit(ctx, "kill_gpu_process", in.Node, strconv.Itoa(in.PID), in.Reason)
-			return t.invoke(ctx, in.Node, agent.PathKill, agent.KillRequest{PID: in.PID, Reason: in.Reason})
-		})
-	add(s, &mcp.Tool{Name: "reset_gpu", Description: "Reset one GPU on a node; refused while any process runs on it. Requires confirm: true and a reason; audited.", Annotations: destructive("Reset GPU")},
-		func(ctx context.Context, in ResetInput) (ActionOutput, error) {
-			if err := in.check("reset_gpu"); err != nil {
-				return ActionOutput{}, err
-			}
-			uuid, err := t.resolveGPU(ctx, in.Node, in.GPU)
-			if err != nil {
-				return ActionOutput{}, err
-			}
-			t.audit(ctx, "reset_gpu", in.Node, uuid, in.Reason)
-			return t.invoke(ctx, in.Node, agent.PathReset, agent.ResetRequest{UUID: uuid, Reason: in.Reason})
-		})
+	add(s, &mcp.Tool{Name: "cordon_gpu_node", Description: "Mark a GPU node unschedulable. Requires confirm: true and a reason; audited.", Annotations: destructive("Cordon GPU node")}, t.cordon)
+	add(s, &mcp.Tool{Name: "drain_gpu_node", Description: "Cordon a GPU node and evict its pods through the eviction API (PodDisruptionBudgets honoured; DaemonSet and static pods skipped). Requires confirm: true and a reason; audited.", Annotations: destructive("Drain GPU node")}, t.drain)
+	add(s, &mcp.Tool{Name: "kill_gpu_process", Description: "SIGKILL a process holding a GPU on a node (only PIDs NVML lists). Requires confirm: true and a reason; audited.", Annotations: destructive("Kill GPU process")}, t.kill)
+	add(s, &mcp.Tool{Name: "reset_gpu", Description: "Reset one GPU on a node; refused while any process runs on it. Requires confirm: true and a reason; audited.", Annotations: destructive("Reset GPU")}, t.reset)
+}
+
+func (t *tools) cordon(ctx context.Context, in CordonInput) (ActionOutput, error) {
+	if err := in.check("cordon_gpu_node"); err != nil {
+		return ActionOutput{}, err
+	}
+	if _, err := t.targets(ctx, in.Node); err != nil || in.Node == "" {
+		return ActionOutput{}, fmt.Errorf("cordon_gpu_node: %w", orRequired(err, "node"))
+	}
+	t.audit(ctx, "cordon_gpu_node", in.Node, in.Node, in.Reason)
+	changed, err := t.Nodes.Cordon(ctx, in.Node)
+	if err != nil {
+		return ActionOutput{}, err
+	}
+	msg := "cordoned " + in.Node
+	if !changed {
+		msg = in.Node + " was already cordoned"
+	}
+	return ActionOutput{Done: true, Message: msg}, nil
+}
+
+func (t *tools) drain(ctx context.Context, in DrainInput) (ActionOutput, error) {
+	if err := in.check("drain_gpu_node"); err != nil {
+		return ActionOutput{}, err
+	}
+	if _, err := t.targets(ctx, in.Node); err != nil || in.Node == "" {
+		return ActionOutput{}, fmt.Errorf("drain_gpu_node: %w", orRequired(err, "node"))
+	}
+	t.audit(ctx, "drain_gpu_node", in.Node, in.Node, in.Reason)
+	ev, err := t.Nodes.Drain(ctx, in.Node, in.GPUPodsOnly)
+	if err != nil {
+		return ActionOutput{}, err
+	}
+	notEvicted := 0
+	for _, e := range ev {
+		if e.Result == "blocked" || e.Result == "failed" {
+			notEvicted++
+		}
+	}
+	return ActionOutput{Done: notEvicted == 0, Message: fmt.Sprintf("drained %s: %d pods considered, %d not evicted", in.Node, len(ev), notEvicted), Evictions: ev}, nil
+}
+
+func (t *tools) kill(ctx context.Context, in KillInput) (ActionOutput, error) {
+	if err := in.check("kill_gpu_process"); err != nil {
+		return ActionOutput{}, err
+	}
+	if in.PID <= 1 {
+		return ActionOutput{}, fmt.Errorf("kill_gpu_process: pid must be a GPU process id")
+	}
+	t.audit(ctx, "kill_gpu_process", in.Node, strconv.Itoa(in.PID), in.Reason)
+	return t.invoke(ctx, in.Node, agent.PathKill, agent.KillRequest{PID: in.PID, Reason: in.Reason})
+}
+
+func (t *tools) reset(ctx context.Context, in ResetInput) (ActionOutput, error) {
+	if err := in.check("reset_gpu"); err != nil {
+		return ActionOutput{}, err
+	}
+	uuid, err := t.resolveGPU(ctx, in.Node, in.GPU)
+	if err != nil {
+		return ActionOutput{}, err
+	}
+	t.audit(ctx, "reset_gpu", in.Node, uuid, in.Reason)
+	return t.invoke(ctx, in.Node, agent.PathReset, agent.ResetRequest{UUID: uuid, Reason: in.Reason})
 }
 
 func orRequired(err error, field string) error {

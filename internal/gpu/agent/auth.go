@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	authnv1 "k8s.io/api/authentication/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -39,7 +39,7 @@ func (a *TokenReviewAuthenticator) Authenticate(ctx context.Context, token strin
 	if token == "" {
 		return "", fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
 	}
-	review := &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: token, Audiences: a.Audiences}}
+	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: a.Audiences}}
 	res, err := a.Client.AuthenticationV1().TokenReviews().Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("review token: %w", err)

@@ -20,14 +20,14 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // snapshot is what the golden files hold for a scenario.
 type snapshot struct {
-	Inventory gpu.Inventory    `json:"inventory"`
-	Telemetry []gpu.Telemetry  `json:"telemetry"`
-	Paths     []gpu.PeerPath   `json:"topologyPaths"`
-	ECC       []gpu.ECC        `json:"ecc"`
-	Processes []gpu.Process    `json:"processes"`
-	Recovery  []gpu.Recovery   `json:"recovery"`
-	XIDs      XIDReport        `json:"xids"`
-	Health    gpu.NodeHealth   `json:"health"`
+	Inventory gpu.Inventory   `json:"inventory"`
+	Telemetry []gpu.Telemetry `json:"telemetry"`
+	Paths     []gpu.PeerPath  `json:"topologyPaths"`
+	ECC       []gpu.ECC       `json:"ecc"`
+	Processes []gpu.Process   `json:"processes"`
+	Recovery  []gpu.Recovery  `json:"recovery"`
+	XIDs      XIDReport       `json:"xids"`
+	Health    gpu.NodeHealth  `json:"health"`
 }
 
 func newService(t *testing.T, scenario string) (*Service, *fake.Node) {

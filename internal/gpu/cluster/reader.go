@@ -360,4 +360,3 @@ func (r *Reader) PodsByUID(ctx context.Context, node string) (map[string]*corev1
 	}
 	return out, nil
 }
-

@@ -341,7 +341,7 @@ func (c *Collector) Topology(_ context.Context) (gpu.Topology, error) {
 	for _, h := range hs {
 		byBus[h.bus] = h.index
 	}
-	topo := gpu.Topology{Paths: []gpu.PeerPath{}, GPUs: []gpu.GPULinks{}}
+	topo := gpu.Topology{Paths: []gpu.PeerPath{}, GPUs: []gpu.DeviceLinks{}}
 	links := make(map[int][]gpu.Link, len(hs))
 	for _, h := range hs {
 		ls, err := nvlinks(h, byBus)
@@ -349,7 +349,7 @@ func (c *Collector) Topology(_ context.Context) (gpu.Topology, error) {
 			return topo, err
 		}
 		links[h.index] = ls
-		topo.GPUs = append(topo.GPUs, gpu.GPULinks{Index: h.index, UUID: h.uuid, Links: ls})
+		topo.GPUs = append(topo.GPUs, gpu.DeviceLinks{Index: h.index, UUID: h.uuid, Links: ls})
 	}
 	for i, a := range hs {
 		for _, b := range hs[i+1:] {

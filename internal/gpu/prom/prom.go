@@ -120,6 +120,27 @@ type apiResponse struct {
 
 // Do runs q as an instant or range query.
 func (c *Client) Do(ctx context.Context, q Query) ([]Series, error) {
+	req, err := c.request(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("query prometheus: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read prometheus answer: %w", err)
+	}
+	return decode(resp.StatusCode, body)
+}
+
+func (c *Client) request(ctx context.Context, q Query) (*http.Request, error) {
 	expr, err := q.PromQL()
 	if err != nil {
 		return nil, err
@@ -142,22 +163,13 @@ func (c *Client) Do(ctx context.Context, q Query) ([]Series, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build prometheus request: %w", err)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("query prometheus: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read prometheus answer: %w", err)
-	}
+	return req, nil
+}
+
+func decode(code int, body []byte) ([]Series, error) {
 	var ar apiResponse
 	if err := json.Unmarshal(body, &ar); err != nil {
-		return nil, fmt.Errorf("prometheus answered HTTP %d with a body that is not its API: %w", resp.StatusCode, err)
+		return nil, fmt.Errorf("prometheus answered HTTP %d with a body that is not its API: %w", code, err)
 	}
 	if ar.Status != "success" {
 		return nil, fmt.Errorf("prometheus: %s: %s", ar.ErrorType, ar.Error)
