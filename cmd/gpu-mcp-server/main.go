@@ -34,6 +34,7 @@ type config struct {
 	prometheusURL                            string
 	agentNamespace, agentSelector, agentPort string
 	agentTokenFile, agentAudience            string
+	stateless                                bool
 	allowedCallers, nvml, kmsgPath, procRoot string
 	version                                  string
 }
@@ -51,8 +52,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.agentNamespace, "agent-namespace", "toolmesh-system", "server role: namespace of the agent DaemonSet")
 	fs.StringVar(&c.agentSelector, "agent-selector", "app.kubernetes.io/name=gpu-mcp-agent", "server role: label selector of agent pods")
 	fs.StringVar(&c.agentPort, "agent-port-name", "agent", "server role: name of the agent container port")
-	fs.StringVar(&c.agentTokenFile, "agent-token-file", "/var/run/secrets/toolmesh/agent-token/token", "server role: projected ServiceAccount token presented to agents")
-	fs.StringVar(&c.agentAudience, "agent-audience", "toolmesh-gpu-agent", "agent role: audience callers' tokens must carry")
+	fs.StringVar(&c.agentTokenFile, "agent-token-file", "/var/run/secrets/kubernetes.io/serviceaccount/token", "server role: ServiceAccount token presented to agents (a projected token with the agents' audience where it can be mounted)")
+	fs.StringVar(&c.agentAudience, "agent-audience", "", "agent role: audience callers' tokens must carry; empty accepts the API server's own audiences")
+	fs.BoolVar(&c.stateless, "stateless", true, "server role: serve MCP without sessions (the tools keep no session state)")
 	fs.StringVar(&c.allowedCallers, "allowed-callers", "system:serviceaccount:toolmesh-system:gpu-mcp-server", "agent role: comma-separated user names allowed to call")
 	fs.StringVar(&c.nvml, "nvml", "real", "agent role: real, or fake:<scenario> for demos and tests")
 	fs.StringVar(&c.kmsgPath, "kmsg", "/dev/kmsg", "agent role: kernel log to read Xids from; empty to skip")
@@ -140,7 +142,7 @@ func serverHandler(c config, cs kubernetes.Interface, log *slog.Logger) http.Han
 	}
 	srv := gpumcp.NewServer(opts)
 	mux := http.NewServeMux()
-	mux.Handle(c.path, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	mux.Handle(c.path, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: c.stateless}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	return mux
 }
@@ -172,11 +174,18 @@ func agentHandler(ctx context.Context, c config, cs kubernetes.Interface, log *s
 		svc.KernelLog = kernelLog(c)
 	}
 	h := agent.NewHandler(svc, agent.HandlerOptions{
-		Auth:     &agent.TokenReviewAuthenticator{Client: cs, Audiences: []string{c.agentAudience}, Allowed: strings.Split(c.allowedCallers, ",")},
+		Auth:     &agent.TokenReviewAuthenticator{Client: cs, Audiences: audiences(c.agentAudience), Allowed: strings.Split(c.allowedCallers, ",")},
 		Operator: c.mode == string(gpumcp.ModeOperator),
 		Log:      log,
 	})
 	return h, closeFn, nil
+}
+
+func audiences(a string) []string {
+	if a == "" {
+		return nil
+	}
+	return strings.Split(a, ",")
 }
 
 func kernelLog(c config) func() (xid.Log, error) {

@@ -133,7 +133,7 @@ func TestServerAndAgentProcesses(t *testing.T) {
 	ok(clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "toolmesh-system"}}, metav1.CreateOptions{}))
 	ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gpu-mcp-server"}}, metav1.CreateOptions{}))
 	tr := ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").CreateToken(ctx, "gpu-mcp-server",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"toolmesh-gpu-agent"}}}, metav1.CreateOptions{}))
+		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})) // the default audience, as the mounted token has
 	tokenFile := filepath.Join(workDir, "agent-token")
 	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
 		t.Fatal(err)
