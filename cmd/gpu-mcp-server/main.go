@@ -174,7 +174,7 @@ func agentHandler(ctx context.Context, c config, cs kubernetes.Interface, log *s
 		svc.KernelLog = kernelLog(c)
 	}
 	h := agent.NewHandler(svc, agent.HandlerOptions{
-		Auth:     &agent.TokenReviewAuthenticator{Client: cs, Audiences: audiences(c.agentAudience), Allowed: strings.Split(c.allowedCallers, ",")},
+		Auth:     &agent.TokenReviewAuthenticator{Client: cs, Audiences: audiences(c.agentAudience), Allowed: strings.Split(c.allowedCallers, ","), CacheTTL: 10 * time.Second},
 		Operator: c.mode == string(gpumcp.ModeOperator),
 		Log:      log,
 	})

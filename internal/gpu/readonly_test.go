@@ -145,6 +145,6 @@ func TestDetectorSeesTheOperatorPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := mutatingCalls(fset, f); len(got) != 2 {
-		t.Fatalf("ops.go: found %v, want the cordon patch and the eviction", got)
+		t.Fatalf("ops.go: found %v, want the cordon patch and the eviction POST", got)
 	}
 }

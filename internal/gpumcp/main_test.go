@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/toolmesh/toolmesh/internal/gpu/agent"
@@ -41,6 +42,7 @@ const (
 // Shared by the tests of this package: one API server for the package, started in TestMain.
 var (
 	clientset   kubernetes.Interface
+	restConfig  *rest.Config
 	serverToken string
 	strangerTok string
 	agentURLs   = map[string]string{}
@@ -70,6 +72,7 @@ func TestMain(m *testing.M) {
 				fmt.Fprintf(os.Stderr, "FAIL: set up fixtures: %v\n", r)
 			}
 		}()
+		restConfig = cfg
 		clientset = kubernetes.NewForConfigOrDie(cfg)
 		setup(context.Background())
 		code = m.Run()

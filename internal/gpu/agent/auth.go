@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,13 +35,53 @@ type TokenReviewAuthenticator struct {
 	Audiences []string
 	// Allowed lists the user names admitted.
 	Allowed []string
+	// CacheTTL keeps a successful review this long, so a fan-out does not cost one TokenReview
+	// per request; zero disables the cache. Only a hash of the token is kept.
+	CacheTTL time.Duration
+	// Now returns the current time; defaults to time.Now.
+	Now func() time.Time
+
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]cached
 }
 
-// Authenticate reviews the token with the API server.
+type cached struct {
+	user    string
+	expires time.Time
+}
+
+// maxCached bounds the cache; past it, the cache is emptied.
+const maxCached = 1024
+
+// Authenticate reviews the token with the API server, or answers from the cache.
 func (a *TokenReviewAuthenticator) Authenticate(ctx context.Context, token string) (string, error) {
 	if token == "" {
 		return "", fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
 	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	key := sha256.Sum256([]byte(token))
+	a.mu.Lock()
+	c, hit := a.cache[key]
+	a.mu.Unlock()
+	if hit && now().Before(c.expires) {
+		return c.user, nil
+	}
+	user, err := a.review(ctx, token)
+	if err == nil && a.CacheTTL > 0 {
+		a.mu.Lock()
+		if a.cache == nil || len(a.cache) >= maxCached {
+			a.cache = map[[sha256.Size]byte]cached{}
+		}
+		a.cache[key] = cached{user: user, expires: now().Add(a.CacheTTL)}
+		a.mu.Unlock()
+	}
+	return user, err
+}
+
+func (a *TokenReviewAuthenticator) review(ctx context.Context, token string) (string, error) {
 	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: a.Audiences}}
 	res, err := a.Client.AuthenticationV1().TokenReviews().Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {

@@ -76,8 +76,15 @@ func (n *Nodes) Drain(ctx context.Context, node string, gpuOnly bool) ([]Evictio
 }
 
 func (n *Nodes) evict(ctx context.Context, p *corev1.Pod) (string, string) {
-	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
-	err := n.Client.CoreV1().Pods(p.Namespace).EvictV1(ctx, ev)
+	ev := &policyv1.Eviction{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "Eviction"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
+	}
+	// The API server answers a budget that forbids the eviction with 429 and Retry-After; the
+	// typed client would silently retry ten times. Ask once and report the refusal instead.
+	err := n.Client.CoreV1().RESTClient().Post().
+		Namespace(p.Namespace).Resource("pods").Name(p.Name).SubResource("eviction").
+		Body(ev).MaxRetries(0).Do(ctx).Error()
 	switch {
 	case err == nil:
 		return "evicted", ""
