@@ -24,10 +24,16 @@ type Collector struct {
 	now   func() time.Time
 	reset func(ctx context.Context, uuid string) error
 
-	mu     sync.Mutex
-	events nvml.EventSet
-	xids   []gpu.XIDEvent
+	// waitMu serialises waits on the event set; mu guards the recorded events.
+	waitMu  sync.Mutex
+	mu      sync.Mutex
+	events  nvml.EventSet
+	xids    []gpu.XIDEvent
+	running bool
 }
+
+// maxXIDEvents bounds the Xid events kept; a storm keeps its newest events.
+const maxXIDEvents = 10000
 
 var _ gpu.Collector = (*Collector)(nil)
 
@@ -76,8 +82,8 @@ func nvidiaSMIReset(ctx context.Context, uuid string) error {
 
 // Close frees the event set and shuts NVML down.
 func (c *Collector) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
 	if c.events != nil {
 		_ = c.events.Free()
 		c.events = nil
@@ -596,8 +602,8 @@ func (c *Collector) registerXIDEvents() error {
 // PollEvents waits up to timeout for NVML Xid events and records every event already queued,
 // stamped with the time it was received. It returns how many it recorded.
 func (c *Collector) PollEvents(timeout time.Duration) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
 	if c.events == nil {
 		return 0, nil
 	}
@@ -622,13 +628,30 @@ func (c *Collector) PollEvents(timeout time.Duration) (int, error) {
 				ev.PCIBusID, _ = xid.NormalizePCI(cString(pci.BusId[:]))
 			}
 		}
-		c.xids = append(c.xids, ev)
+		c.record(ev)
 		n++
+	}
+}
+
+func (c *Collector) record(ev gpu.XIDEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.xids = append(c.xids, ev)
+	if len(c.xids) > maxXIDEvents {
+		c.xids = append([]gpu.XIDEvent(nil), c.xids[len(c.xids)-maxXIDEvents:]...)
 	}
 }
 
 // Run polls NVML events until ctx ends, so that each event is stamped when it arrives.
 func (c *Collector) Run(ctx context.Context) error {
+	c.mu.Lock()
+	c.running = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+	}()
 	for ctx.Err() == nil {
 		if _, err := c.PollEvents(time.Second); err != nil {
 			return err
@@ -637,10 +660,16 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
-// XIDEvents returns the Xid events recorded so far, after draining any already queued.
+// XIDEvents returns the Xid events recorded so far; without a Run loop it first drains the
+// events already queued.
 func (c *Collector) XIDEvents(_ context.Context) ([]gpu.XIDEvent, error) {
-	if _, err := c.PollEvents(0); err != nil {
-		return nil, err
+	c.mu.Lock()
+	running := c.running
+	c.mu.Unlock()
+	if !running {
+		if _, err := c.PollEvents(0); err != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
