@@ -26,7 +26,7 @@ var readTools = []string{
 
 var operatorTools = []string{"cordon_gpu_node", "drain_gpu_node", "kill_gpu_process", "reset_gpu"}
 
-func connect(t *testing.T, opts Options) *mcp.ClientSession {
+func connect(t testing.TB, opts Options) *mcp.ClientSession {
 	t.Helper()
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
@@ -44,7 +44,7 @@ func connect(t *testing.T, opts Options) *mcp.ClientSession {
 
 // call runs a tool; it fails the test on a protocol error and returns the decoded output or the
 // tool error text.
-func call[T any](t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) (T, string) {
+func call[T any](t testing.TB, cs *mcp.ClientSession, name string, args map[string]any) (T, string) {
 	t.Helper()
 	var out T
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
