@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +39,7 @@ type config struct {
 	stateless                                bool
 	allowedCallers, nvml, kmsgPath, procRoot string
 	version                                  string
+	tlsCert, tlsKey, agentCA, agentTLSName   string
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -60,6 +63,10 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.kmsgPath, "kmsg", "/dev/kmsg", "agent role: kernel log to read Xids from; empty to skip")
 	fs.StringVar(&c.procRoot, "proc-root", "/proc", "agent role: proc filesystem (the host's, with hostPID)")
 	fs.StringVar(&c.version, "version-string", "dev", "version reported to MCP clients")
+	fs.StringVar(&c.tlsCert, "tls-cert-file", "", "agent role: serve TLS with this certificate (re-read on every handshake, so rotation needs no restart)")
+	fs.StringVar(&c.tlsKey, "tls-key-file", "", "agent role: private key of --tls-cert-file")
+	fs.StringVar(&c.agentCA, "agent-ca-file", "", "server role: call agents over TLS, trusting this CA bundle")
+	fs.StringVar(&c.agentTLSName, "agent-tls-server-name", "gpu-mcp-agent.toolmesh-system.svc", "server role: name the agents' certificate must carry")
 	if err := fs.Parse(args); err != nil {
 		return c, fmt.Errorf("parse flags: %w", err)
 	}
@@ -68,6 +75,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.role != "server" && c.role != "agent" {
 		return c, fmt.Errorf("--role must be server or agent, not %q", c.role)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, fmt.Errorf("--tls-cert-file and --tls-key-file go together")
 	}
 	return c, nil
 }
@@ -96,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("build kubernetes client: %w", err)
 	}
 	var handler http.Handler
+	var tlsConfig *tls.Config
 	if c.role == "agent" {
 		h, closeFn, err := agentHandler(ctx, c, cs, log)
 		if err != nil {
@@ -103,10 +114,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer closeFn()
 		handler = h
+		if c.tlsCert != "" {
+			tlsConfig = reloadingTLS(c.tlsCert, c.tlsKey)
+		}
 	} else {
-		handler = serverHandler(c, cs, log)
+		if handler, err = serverHandler(c, cs, log); err != nil {
+			return err
+		}
 	}
-	return serve(ctx, c.listen, handler, stdout, log)
+	return serve(ctx, c.listen, handler, tlsConfig, stdout, log)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
@@ -124,12 +140,26 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return rc, nil
 }
 
-func serverHandler(c config, cs kubernetes.Interface, log *slog.Logger) http.Handler {
+func serverHandler(c config, cs kubernetes.Interface, log *slog.Logger) (http.Handler, error) {
 	reader := &cluster.Reader{Client: cs}
+	agents := &cluster.Agents{Reader: reader, Namespace: c.agentNamespace, Selector: c.agentSelector, PortName: c.agentPort}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if c.agentCA != "" {
+		pem, err := os.ReadFile(c.agentCA)
+		if err != nil {
+			return nil, fmt.Errorf("read agent CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("agent CA %s holds no PEM certificate", c.agentCA)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: c.agentTLSName, MinVersion: tls.VersionTLS12}}
+		agents.Scheme = "https"
+	}
 	opts := gpumcp.Options{
 		Cluster:     reader,
-		Agents:      &cluster.Agents{Reader: reader, Namespace: c.agentNamespace, Selector: c.agentSelector, PortName: c.agentPort},
-		AgentClient: &agent.Client{HTTP: &http.Client{Timeout: 30 * time.Second}, Token: agent.TokenFile(c.agentTokenFile)},
+		Agents:      agents,
+		AgentClient: &agent.Client{HTTP: hc, Token: agent.TokenFile(c.agentTokenFile)},
 		Mode:        gpumcp.Mode(c.mode),
 		Log:         log,
 		Version:     c.version,
@@ -144,7 +174,21 @@ func serverHandler(c config, cs kubernetes.Interface, log *slog.Logger) http.Han
 	mux := http.NewServeMux()
 	mux.Handle(c.path, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: c.stateless}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	return mux
+	return mux, nil
+}
+
+// reloadingTLS serves the certificate on disk now, so a rotated certificate needs no restart.
+func reloadingTLS(certFile, keyFile string) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("load serving certificate: %w", err)
+			}
+			return &cert, nil
+		},
+	}
 }
 
 func agentHandler(ctx context.Context, c config, cs kubernetes.Interface, log *slog.Logger) (http.Handler, func(), error) {
@@ -203,10 +247,13 @@ func kernelLog(c config) func() (xid.Log, error) {
 	}
 }
 
-func serve(ctx context.Context, addr string, h http.Handler, stdout io.Writer, log *slog.Logger) error {
+func serve(ctx context.Context, addr string, h http.Handler, tlsConfig *tls.Config, stdout io.Writer, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}

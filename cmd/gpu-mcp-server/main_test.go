@@ -31,6 +31,7 @@ var (
 	kubeconfig string
 	clientset  kubernetes.Interface
 	workDir    string
+	tokenFile  string
 )
 
 func TestMain(m *testing.M) {
@@ -69,6 +70,22 @@ func prepare(cfg *rest.Config) error {
 	kubeconfig = filepath.Join(workDir, "kubeconfig")
 	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	ctx := context.Background()
+	if _, err := clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "toolmesh-system"}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace: %w", err)
+	}
+	if _, err := clientset.CoreV1().ServiceAccounts("toolmesh-system").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gpu-mcp-server"}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service account: %w", err)
+	}
+	// The default audience, as the token the server role has mounted.
+	tr, err := clientset.CoreV1().ServiceAccounts("toolmesh-system").CreateToken(ctx, "gpu-mcp-server", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("request token: %w", err)
+	}
+	tokenFile = filepath.Join(workDir, "agent-token")
+	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
+		return fmt.Errorf("write token: %w", err)
 	}
 	binary = filepath.Join(workDir, "gpu-mcp-server")
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
@@ -130,15 +147,6 @@ func registerAgent(t *testing.T, node, addr string) {
 // one on a fake DGX H100 with an Xid storm, one on real NVML, which this machine lacks.
 func TestServerAndAgentProcesses(t *testing.T) {
 	ctx := context.Background()
-	ok(clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "toolmesh-system"}}, metav1.CreateOptions{}))
-	ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gpu-mcp-server"}}, metav1.CreateOptions{}))
-	tr := ok(clientset.CoreV1().ServiceAccounts("toolmesh-system").CreateToken(ctx, "gpu-mcp-server",
-		&authenticationv1.TokenRequest{}, metav1.CreateOptions{})) // the default audience, as the mounted token has
-	tokenFile := filepath.Join(workDir, "agent-token")
-	if err := os.WriteFile(tokenFile, []byte(tr.Status.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	registerAgent(t, "dgx-fake", start(t, "--role=agent", "--nvml=fake:xid-storm", "--proc-root="+workDir))
 	registerAgent(t, "dgx-nodriver", start(t, "--role=agent", "--nvml=real", "--kmsg="))
 	server := start(t, "--role=server", "--agent-token-file="+tokenFile)
@@ -184,6 +192,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--mode=admin"}, "--mode must be read-only or operator"},
 		{[]string{"--role=sidecar"}, "--role must be server or agent"},
 		{[]string{"--role=agent", "--mode=operator"}, ""},
+		{[]string{"--role=agent", "--tls-cert-file=c.pem"}, "go together"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -21,6 +21,8 @@ type Agents struct {
 	Selector string
 	// PortName is the name of the agent's container port.
 	PortName string
+	// Scheme is http (default) or https.
+	Scheme string
 }
 
 // Endpoint returns the base URL of the running agent on node.
@@ -40,7 +42,11 @@ func (a *Agents) Endpoint(ctx context.Context, node string) (string, error) {
 		for _, c := range p.Spec.Containers {
 			for _, port := range c.Ports {
 				if port.Name == a.PortName {
-					return "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(port.ContainerPort))), nil
+					scheme := a.Scheme
+					if scheme == "" {
+						scheme = "http"
+					}
+					return scheme + "://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(port.ContainerPort))), nil
 				}
 			}
 		}
