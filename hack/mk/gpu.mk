@@ -5,7 +5,7 @@ GPU_BIN ?= bin/gpu-mcp-server
 # go-nvml's cgo preamble declares deprecated NVML symbols; keep the build log readable.
 GPU_CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: gpu-build gpu-build-nocgo gpu-test gpu-vet gpu-golden gpu-manifests
+.PHONY: gpu-build gpu-build-nocgo gpu-test-nocgo gpu-test gpu-vet gpu-golden gpu-manifests
 
 ## gpu-build: build the gpu-mcp-server binary (cgo: NVML is loaded at run time).
 gpu-build:
@@ -14,6 +14,10 @@ gpu-build:
 ## gpu-build-nocgo: prove the binary builds without cgo (NVML then reports a clear error).
 gpu-build-nocgo:
 	CGO_ENABLED=0 go build -o /dev/null ./cmd/gpu-mcp-server
+
+## gpu-test-nocgo: the packages that must work without cgo, tested that way (the NVML stub included).
+gpu-test-nocgo:
+	CGO_ENABLED=0 go test ./internal/gpu/nvmlcollector/ ./internal/gpu/xid/ ./internal/gpu/procmap/ ./internal/gpu/prom/ ./internal/redact/
 
 ## gpu-test: the GPU packages' tests, envtest included.
 gpu-test:
@@ -32,4 +36,4 @@ gpu-manifests:
 	kubectl kustomize config/gpu-mcp-server/base >/dev/null
 	kubectl kustomize config/gpu-mcp-server/operator >/dev/null
 
-TEST_EXTRA += gpu-build-nocgo
+TEST_EXTRA += gpu-build-nocgo gpu-test-nocgo
