@@ -1,6 +1,11 @@
 package cluster
 
-import "testing"
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 func TestParseHAMiAllocation(t *testing.T) {
 	tests := []struct {
@@ -32,6 +37,32 @@ func TestParseHAMiAllocation(t *testing.T) {
 				if len(got[i]) != n {
 					t.Fatalf("container %d has %d devices, want %d", i, len(got[i]), n)
 				}
+			}
+		})
+	}
+}
+
+func TestPodRequests(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	gpus := func(n string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Requests: corev1.ResourceList{ResourceGPU: resource.MustParse(n)}}
+	}
+	tests := []struct {
+		name string
+		spec corev1.PodSpec
+		want string
+	}{
+		{"app containers add", corev1.PodSpec{Containers: []corev1.Container{{Resources: gpus("2")}, {Resources: gpus("1")}}}, "3"},
+		{"big init container wins", corev1.PodSpec{InitContainers: []corev1.Container{{Resources: gpus("4")}}, Containers: []corev1.Container{{Resources: gpus("1")}}}, "4"},
+		{"small init container loses", corev1.PodSpec{InitContainers: []corev1.Container{{Resources: gpus("1")}}, Containers: []corev1.Container{{Resources: gpus("2")}}}, "2"},
+		{"sidecar adds to the app", corev1.PodSpec{InitContainers: []corev1.Container{{RestartPolicy: &always, Resources: gpus("1")}}, Containers: []corev1.Container{{Resources: gpus("2")}}}, "3"},
+		{"init after a sidecar counts both", corev1.PodSpec{InitContainers: []corev1.Container{{RestartPolicy: &always, Resources: gpus("1")}, {Resources: gpus("4")}}, Containers: []corev1.Container{{Resources: gpus("1")}}}, "5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := podRequests(&corev1.Pod{Spec: tt.spec})[ResourceGPU]
+			if got.String() != tt.want {
+				t.Fatalf("podRequests = %s, want %s", got.String(), tt.want)
 			}
 		})
 	}

@@ -96,22 +96,40 @@ func (r *Reader) activePods(ctx context.Context, node string) ([]corev1.Pod, err
 	return pods.Items, nil
 }
 
-// podRequests returns a pod's effective requests: the larger of the sum over containers and
-// the largest init container, per resource.
+// podRequests returns a pod's effective requests as the scheduler counts them: the larger of
+// (app containers + sidecars) and, for each regular init container, its request plus the
+// sidecars started before it.
 func podRequests(p *corev1.Pod) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	for _, c := range p.Spec.Containers {
-		for k, v := range c.Resources.Requests {
-			q := out[k]
+	sum := func(dst corev1.ResourceList, src corev1.ResourceList) {
+		for k, v := range src {
+			q := dst[k]
 			q.Add(v)
-			out[k] = q
+			dst[k] = q
 		}
 	}
+	out := corev1.ResourceList{}
+	for _, c := range p.Spec.Containers {
+		sum(out, c.Resources.Requests)
+	}
+	sidecars := corev1.ResourceList{}
+	initPeak := corev1.ResourceList{}
 	for _, c := range p.Spec.InitContainers {
-		for k, v := range c.Resources.Requests {
-			if q, ok := out[k]; !ok || v.Cmp(q) > 0 {
-				out[k] = v.DeepCopy()
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sum(sidecars, c.Resources.Requests)
+			continue
+		}
+		need := sidecars.DeepCopy()
+		sum(need, c.Resources.Requests)
+		for k, v := range need {
+			if q, ok := initPeak[k]; !ok || v.Cmp(q) > 0 {
+				initPeak[k] = v
 			}
+		}
+	}
+	sum(out, sidecars)
+	for k, v := range initPeak {
+		if q, ok := out[k]; !ok || v.Cmp(q) > 0 {
+			out[k] = v
 		}
 	}
 	return out
