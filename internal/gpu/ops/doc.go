@@ -1,0 +1,2 @@
+// Package ops holds the operator-mode actions that change the cluster: cordoning and draining GPU nodes.
+package ops

@@ -1,0 +1,2 @@
+// Package procmap names the process, pod and container behind a PID from /proc.
+package procmap
