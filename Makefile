@@ -16,6 +16,10 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLLER_GEN := $(GO) tool controller-gen
+# go-nvml's cgo preamble declares deprecated NVML symbols: keep build logs readable.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
+# Binaries built static (no cgo); gpu-mcp-server needs cgo for NVML and is built by gpu-build.
+STATIC_CMDS := $(addprefix ./,$(filter-out cmd/gpu-mcp-server,$(wildcard cmd/*)))
 
 # Component makefiles (gateway, GPU server, …) add their targets here, and append the targets
 # `make test` must also run to TEST_EXTRA.
@@ -70,8 +74,8 @@ verify: manifests generate lint ## Regenerate and lint, then fail on any drift f
 ##@ Build
 
 .PHONY: build
-build: ## Build the binaries into bin/.
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+build: gpu-build ## Build the binaries into bin/.
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(STATIC_CMDS)
 
 ##@ Run
 
