@@ -97,4 +97,37 @@ type WorkloadSpec struct {
 	// podSecurityContext overrides fields of the pod's restricted default security context.
 	// +optional
 	PodSecurityContext *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
+
+	// projectedTokens mounts ServiceAccount tokens bound to other audiences into the main
+	// container, so that it can prove its identity to a service without handing that service a
+	// token the API server would accept. The kubelet rotates them.
+	// +optional
+	// +listType=map
+	// +listMapKey=mountPath
+	// +kubebuilder:validation:MaxItems=4
+	ProjectedTokens []ProjectedToken `json:"projectedTokens,omitempty"`
+}
+
+// ProjectedToken is a ServiceAccount token for one audience, mounted as the file "token" in a
+// directory of the main container.
+type ProjectedToken struct {
+	// audience the token is issued for: the service that will accept it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Audience string `json:"audience"`
+
+	// mountPath is the directory holding the token file.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$') && !self.split('/').exists(s, s == '.' || s == '..')",message="mountPath must be a clean absolute directory path"
+	// +kubebuilder:validation:XValidation:rule="self != '/tmp' && !self.startsWith('/tmp/') && self != '/toolmesh' && !self.startsWith('/toolmesh/')",message="mountPath must not be under /tmp or /toolmesh, which the operator mounts"
+	MountPath string `json:"mountPath"`
+
+	// expirationSeconds is the token's lifetime; the kubelet refreshes it well before it expires.
+	// +optional
+	// +kubebuilder:default=3600
+	// +kubebuilder:validation:Minimum=600
+	// +kubebuilder:validation:Maximum=86400
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
 }

@@ -165,6 +165,14 @@ func buildPodTemplate(in serverInput, w *toolmeshv1alpha1.WorkloadSpec) *corev1a
 		WithContainers(serverContainerSpec(in, w)).
 		WithVolumes(corev1ac.Volume().WithName(tmpVolume).
 			WithEmptyDir(corev1ac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("256Mi"))))
+	for i, t := range w.ProjectedTokens {
+		pod.WithVolumes(corev1ac.Volume().WithName(projectedTokenVolume(i)).
+			WithProjected(corev1ac.ProjectedVolumeSource().WithSources(corev1ac.VolumeProjection().
+				WithServiceAccountToken(corev1ac.ServiceAccountTokenProjection().
+					WithAudience(t.Audience).
+					WithExpirationSeconds(ptr.Deref(t.ExpirationSeconds, 3600)).
+					WithPath("token")))))
+	}
 	if in.Spec.Transport.Type == toolmeshv1alpha1.TransportStdio {
 		pod.WithInitContainers(bridgeInstallContainer(in)).
 			WithVolumes(corev1ac.Volume().WithName(bridgeVolume).
@@ -217,6 +225,9 @@ func serverContainerSpec(in serverInput, w *toolmeshv1alpha1.WorkloadSpec) *core
 			c.WithArgs(in.Spec.Args...)
 		}
 	}
+	for i, t := range w.ProjectedTokens {
+		c.WithVolumeMounts(corev1ac.VolumeMount().WithName(projectedTokenVolume(i)).WithMountPath(t.MountPath).WithReadOnly(true))
+	}
 	for i := range in.Spec.Env {
 		c.WithEnv(convert[corev1ac.EnvVarApplyConfiguration](&in.Spec.Env[i]))
 	}
@@ -225,6 +236,8 @@ func serverContainerSpec(in serverInput, w *toolmeshv1alpha1.WorkloadSpec) *core
 	}
 	return c
 }
+
+func projectedTokenVolume(i int) string { return "projected-token-" + strconv.Itoa(i) }
 
 // bridgeArgs are stdio-bridge's arguments: its listener, then the server's command after "--".
 func bridgeArgs(in serverInput) []string {

@@ -68,6 +68,9 @@ func TestRenderedPodsMeetPodSecurityRestricted(t *testing.T) {
 			Resources:          &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}},
 			ServiceAccountName: "gpu-reader", PodLabels: map[string]string{"team": "ml"},
 		}}},
+		{name: "projected tokens", spec: toolmeshv1alpha1.MCPServerSpec{Image: image, Deployment: &toolmeshv1alpha1.WorkloadSpec{
+			ProjectedTokens: []toolmeshv1alpha1.ProjectedToken{{Audience: "toolmesh-gpu-agent", MountPath: "/var/run/secrets/toolmesh/agent-token"}},
+		}}},
 		{name: "a different non-root user", spec: toolmeshv1alpha1.MCPServerSpec{Image: image, Deployment: &toolmeshv1alpha1.WorkloadSpec{
 			PodSecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000)},
 		}}},
@@ -108,5 +111,27 @@ func TestRenderedPodsHaveReadOnlyRootAndWritableTmp(t *testing.T) {
 	}
 	if ptr.Deref(tpl.Spec.AutomountServiceAccountToken, true) {
 		t.Error("the operator's ServiceAccount token must not be mounted by default")
+	}
+}
+
+func TestProjectedTokensAreMountedReadOnly(t *testing.T) {
+	tpl := renderedPod(t, toolmeshv1alpha1.MCPServerSpec{Image: "example.local/s:v1", Deployment: &toolmeshv1alpha1.WorkloadSpec{
+		ProjectedTokens: []toolmeshv1alpha1.ProjectedToken{{Audience: "agents", MountPath: "/var/run/secrets/agents", ExpirationSeconds: ptr.To[int64](600)}},
+	}})
+	var found bool
+	for _, v := range tpl.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		sat := v.Projected.Sources[0].ServiceAccountToken
+		if sat.Audience != "agents" || *sat.ExpirationSeconds != 600 || sat.Path != "token" {
+			t.Errorf("projection %+v", sat)
+		}
+		for _, m := range tpl.Spec.Containers[0].VolumeMounts {
+			found = found || (m.Name == v.Name && m.MountPath == "/var/run/secrets/agents" && m.ReadOnly)
+		}
+	}
+	if !found {
+		t.Fatalf("no read-only projected token mount in %+v", tpl.Spec.Containers[0].VolumeMounts)
 	}
 }
