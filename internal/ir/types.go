@@ -150,7 +150,7 @@ type Backend struct {
 	Transport Transport `json:"transport,omitempty"`
 	// Stateful says the backend keeps per-session state, so a session is pinned to one endpoint.
 	Stateful bool `json:"stateful,omitempty"`
-	// Endpoints are the base URLs of the backend's pods; stateful sessions are pinned to one of them.
+	// Endpoints are the MCP URLs of the backend's pods (same path as URL); stateful sessions are pinned to one of them.
 	Endpoints []string `json:"endpoints,omitempty"`
 	// Host is sent as the Host header to the backend; default is the URL's host.
 	Host string `json:"host,omitempty"`

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/toolmesh/toolmesh/internal/ir"
+)
+
+var protocolVersions = []string{"2025-06-18", "2025-11-25", ""}
+
+func TestSingleBackendRoute(t *testing.T) {
+	for _, stateless := range []bool{false, true} {
+		for _, v := range protocolVersions {
+			t.Run(fmt.Sprintf("stateless=%v/version=%q", stateless, v), func(t *testing.T) {
+				be := newTestBackend(t, "one", backendOpts{stateless: stateless, tools: []string{"echo", "other"}})
+				_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("one", "/mcp/one", be.irBackend("", !stateless))}}, Options{})
+				cs := connect(t, gw.URL+"/mcp/one", v, nil, nil)
+				if got := toolNames(t, cs); !slices.Equal(got, []string{"echo", "other"}) {
+					t.Fatalf("tools = %v", got)
+				}
+				got, err := callText(t, cs, "echo", "hi")
+				if err != nil || got != "one:echo:hi" {
+					t.Fatalf("call = %q, %v", got, err)
+				}
+				if _, err := callText(t, cs, "missing", "x"); err == nil {
+					t.Fatal("calling an unknown tool succeeded")
+				}
+			})
+		}
+	}
+}
+
+func TestMultiBackendRoute(t *testing.T) {
+	for _, v := range protocolVersions {
+		t.Run("version="+v, func(t *testing.T) {
+			a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo", "shared", "debug_dump"}})
+			b := newTestBackend(t, "beta", backendOpts{tools: []string{"echo", "shared"}})
+			c := newTestBackend(t, "gamma", backendOpts{tools: []string{"shared"}})
+			ba := a.irBackend("a_", true)
+			ba.Tools.Exclude = []string{"debug_*"}
+			bb := b.irBackend("b_", true)
+			bc := c.irBackend("b_", true) // collides with beta's b_shared
+			s, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp/multi", ba, bb, bc)}}, Options{})
+			cs := connect(t, gw.URL+"/mcp/multi", v, nil, nil)
+			want := []string{"a_echo", "a_shared", "b_echo", "b_shared"}
+			if got := toolNames(t, cs); !slices.Equal(got, want) {
+				t.Fatalf("tools = %v, want %v", got, want)
+			}
+			for tool, want := range map[string]string{"a_echo": "alpha:echo:x", "b_echo": "beta:echo:x", "b_shared": "beta:shared:x"} {
+				if got, err := callText(t, cs, tool, "x"); err != nil || got != want {
+					t.Errorf("call %s = %q, %v; want %q", tool, got, err, want)
+				}
+			}
+			if _, err := callText(t, cs, "a_debug_dump", "x"); err == nil {
+				t.Error("excluded tool is callable")
+			}
+			conflicts := s.Conflicts()
+			if len(conflicts) != 1 || conflicts[0].Name != "b_shared" || conflicts[0].HiddenBackend != "gamma" {
+				t.Errorf("conflicts = %+v", conflicts)
+			}
+			if c.calls.Load() != 0 {
+				t.Error("hidden backend tool was called")
+			}
+		})
+	}
+}
+
+func TestBackendDownIsolation(t *testing.T) {
+	for _, v := range protocolVersions {
+		t.Run("version="+v, func(t *testing.T) {
+			a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo"}})
+			b := newTestBackend(t, "beta", backendOpts{tools: []string{"echo"}})
+			_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp/multi", a.irBackend("a_", true), b.irBackend("b_", true))}}, Options{})
+			cs := connect(t, gw.URL+"/mcp/multi", v, nil, nil)
+			if got := toolNames(t, cs); len(got) != 2 {
+				t.Fatalf("tools = %v", got)
+			}
+			b.CloseClientConnections()
+			b.Close()
+			if got, err := callText(t, cs, "a_echo", "still"); err != nil || got != "alpha:echo:still" {
+				t.Fatalf("healthy backend call = %q, %v", got, err)
+			}
+			_, err := callText(t, cs, "b_echo", "x")
+			if err == nil || !strings.Contains(err.Error(), "unavailable") {
+				t.Fatalf("down backend call error = %v, want unavailable", err)
+			}
+			if got := toolNames(t, cs); !slices.Equal(got, []string{"a_echo"}) {
+				t.Fatalf("tools with a backend down = %v", got)
+			}
+		})
+	}
+}
