@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-
-	"github.com/toolmesh/toolmesh/internal/gateway/authz"
 )
 
 // JSON-RPC error codes the gateway answers with. They are stable: clients and dashboards may key on them.
@@ -19,8 +17,10 @@ const (
 	CodeInvalidParams  = -32602
 	CodeInternalError  = -32603
 
-	// CodeForbidden means authorization denied the call.
-	CodeForbidden = authz.JSONRPCForbidden
+	// CodeForbidden means authorization denied the call. It is not authz.JSONRPCForbidden (-32003):
+	// go-sdk clients read -32003 as their internal "client is closing" error and report a closed
+	// connection instead of a denial (as they do for -32001, -32004 and -32005).
+	CodeForbidden = -32010
 	// CodeRateLimited means the caller's rate limit is exhausted; data.retryAfterMs says when to retry.
 	CodeRateLimited = -32011
 	// CodeTimeout means the backend did not answer within the route's timeout.
