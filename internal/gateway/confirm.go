@@ -31,8 +31,7 @@ func (c *call) confirm(w http.ResponseWriter, sse *sseWriter, tool string) bool 
 	id := "tm:g:" + hex.EncodeToString(rnd[:])
 	ch := c.s.pending.add(id)
 	defer c.s.pending.remove(id)
-	params, _ := json.Marshal(map[string]any{
-		"mode":    "form",
+	req := map[string]any{
 		"message": fmt.Sprintf("Tool %q on %s is marked destructive. Allow this call?", tool, c.route.name),
 		"requestedSchema": map[string]any{
 			"type": "object",
@@ -41,10 +40,14 @@ func (c *call) confirm(w http.ResponseWriter, sse *sseWriter, tool string) bool 
 			},
 			"required": []string{"confirm"},
 		},
-	})
+	}
+	if c.version >= "2025-11-25" {
+		req["mode"] = "form"
+	}
+	params, _ := json.Marshal(req)
 	rawID, _ := json.Marshal(id)
-	req, _ := json.Marshal(&message{JSONRPC: "2.0", ID: rawID, Method: "elicitation/create", Params: params})
-	if err := sse.send(req); err != nil {
+	out, _ := json.Marshal(&message{JSONRPC: "2.0", ID: rawID, Method: "elicitation/create", Params: params})
+	if err := sse.send(out); err != nil {
 		c.finish("client_gone", "")
 		return false
 	}

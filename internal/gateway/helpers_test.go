@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,9 +27,20 @@ type echoIn struct {
 // testBackend is a go-sdk MCP server on an httptest listener.
 type testBackend struct {
 	*httptest.Server
-	name  string
-	calls atomic.Int64
-	srv   *mcp.Server
+	name     string
+	calls    atomic.Int64
+	canceled atomic.Int64
+	srv      *mcp.Server
+
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+// headers returns the headers of every request the backend received.
+func (tb *testBackend) headers() []http.Header {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.seen)
 }
 
 type backendOpts struct {
@@ -35,6 +48,7 @@ type backendOpts struct {
 	tools       []string
 	destructive []string
 	slow        time.Duration
+	gate        chan struct{}
 }
 
 func newTestBackend(t *testing.T, name string, o backendOpts) *testBackend {
@@ -50,10 +64,16 @@ func newTestBackend(t *testing.T, name string, o backendOpts) *testBackend {
 			Annotations: &mcp.ToolAnnotations{DestructiveHint: &destructive}},
 			func(ctx context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 				tb.calls.Add(1)
+				var wait <-chan time.Time
 				if o.slow > 0 {
+					wait = time.After(o.slow)
+				}
+				if o.gate != nil || wait != nil {
 					select {
-					case <-time.After(o.slow):
+					case <-wait:
+					case <-o.gate:
 					case <-ctx.Done():
+						tb.canceled.Add(1)
 						return nil, nil, ctx.Err()
 					}
 				}
@@ -69,7 +89,12 @@ func newTestBackend(t *testing.T, name string, o backendOpts) *testBackend {
 		})
 	tb.srv = srv
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: o.stateless})
-	tb.Server = httptest.NewServer(h)
+	tb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tb.mu.Lock()
+		tb.seen = append(tb.seen, r.Header.Clone())
+		tb.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(tb.Close)
 	return tb
 }

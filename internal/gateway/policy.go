@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -24,12 +25,14 @@ type rateLimiter struct {
 	perKeys int
 	idle    time.Duration
 	now     func() time.Time
+
+	sweepMu   sync.Mutex
+	lastSweep atomic.Int64 // unix nanoseconds
 }
 
 type rateShard struct {
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
+	mu      sync.Mutex
+	buckets map[string]*bucket
 }
 
 type bucket struct {
@@ -61,6 +64,7 @@ func (l *rateLimiter) allow(principal, tool string) (bool, time.Duration) {
 	key := principal + "\x00" + tool
 	sh := &l.shards[maphash.String(l.seed, key)%rateShards]
 	now := l.now()
+	l.maybeSweep(now)
 	sh.mu.Lock()
 	b := sh.buckets[key]
 	if b == nil {
@@ -85,15 +89,33 @@ func (l *rateLimiter) allow(principal, tool string) (bool, time.Duration) {
 	return true, 0
 }
 
-// makeRoomLocked evicts idle buckets and, when the shard is still full, an arbitrary one.
-func (l *rateLimiter) makeRoomLocked(sh *rateShard, now time.Time) {
-	if now.Sub(sh.lastSweep) > l.idle/2 || len(sh.buckets) >= l.perKeys {
-		sh.lastSweep = now
-		for k, b := range sh.buckets {
-			if now.Sub(b.last) > l.idle {
-				delete(sh.buckets, k)
-			}
+// maybeSweep evicts idle buckets from every shard, at most twice per idle timeout.
+func (l *rateLimiter) maybeSweep(now time.Time) {
+	if now.UnixNano()-l.lastSweep.Load() < int64(l.idle/2) || !l.sweepMu.TryLock() {
+		return
+	}
+	defer l.sweepMu.Unlock()
+	l.lastSweep.Store(now.UnixNano())
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		evictIdle(sh, now, l.idle)
+		sh.mu.Unlock()
+	}
+}
+
+func evictIdle(sh *rateShard, now time.Time, idle time.Duration) {
+	for k, b := range sh.buckets {
+		if now.Sub(b.last) > idle {
+			delete(sh.buckets, k)
 		}
+	}
+}
+
+// makeRoomLocked evicts idle buckets of a full shard and, when it is still full, an arbitrary one.
+func (l *rateLimiter) makeRoomLocked(sh *rateShard, now time.Time) {
+	if len(sh.buckets) >= l.perKeys {
+		evictIdle(sh, now, l.idle)
 	}
 	for k := range sh.buckets {
 		if len(sh.buckets) < l.perKeys {

@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/toolmesh/toolmesh/internal/ir"
+)
+
+func rpcCode(err error) int64 {
+	var werr *jsonrpc.Error
+	if errors.As(err, &werr) {
+		return werr.Code
+	}
+	return 0
+}
+
+func TestRateLimitPerPrincipalAndTool(t *testing.T) {
+	iss := newTestIssuer(t)
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "other"}})
+	r := mkRoute("limited", "/mcp", be.irBackend("", true))
+	r.Policies.RateLimit = &ir.RateLimit{Requests: 2, Interval: ir.Duration{Duration: time.Hour},
+		PerTool: map[string]ir.RateLimitRule{"other": {Requests: 1, Interval: ir.Duration{Duration: time.Hour}}}}
+	_, gw := newTestGateway(t, &ir.Config{Authentication: iss.authentication(), Routes: []ir.Route{r}}, Options{})
+	alice := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(iss.token(t, "alice", nil)))
+	bob := connect(t, gw.URL+"/mcp", "", nil, withBearer(iss.token(t, "bob", nil)))
+	tests := []struct {
+		name string
+		cs   *mcp.ClientSession
+		tool string
+		want int64
+	}{
+		{"alice echo 1", alice, "echo", 0},
+		{"alice echo 2", alice, "echo", 0},
+		{"alice echo 3 limited", alice, "echo", CodeRateLimited},
+		{"alice other 1", alice, "other", 0},
+		{"alice other 2 limited", alice, "other", CodeRateLimited},
+		{"bob has his own bucket", bob, "echo", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := callText(t, tt.cs, tt.tool, "x")
+			if got := rpcCode(err); got != tt.want {
+				t.Fatalf("code = %d (%v), want %d", got, err, tt.want)
+			}
+			if tt.want == CodeRateLimited {
+				var werr *jsonrpc.Error
+				errors.As(err, &werr)
+				var data struct {
+					RetryAfterMs int64 `json:"retryAfterMs"`
+				}
+				if json.Unmarshal(werr.Data, &data) != nil || data.RetryAfterMs <= 0 {
+					t.Fatalf("retry hint missing: %s", werr.Data)
+				}
+			}
+		})
+	}
+}
+
+func TestRateLimiterBoundedMemory(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newRateLimiter(&ir.RateLimit{Requests: 1, MaxKeys: 64, IdleTimeout: ir.Duration{Duration: time.Minute}})
+	l.now = func() time.Time { return now }
+	for i := range 10000 {
+		l.allow(fmt.Sprintf("principal-%d", i), "tool")
+	}
+	if n := l.size(); n > 64 {
+		t.Fatalf("limiter tracks %d buckets, bound is 64", n)
+	}
+	now = now.Add(2 * time.Minute)
+	l.allow("fresh", "tool")
+	if n := l.size(); n != 1 {
+		t.Fatalf("after the idle timeout %d buckets remain, want 1", n)
+	}
+}
+
+func TestTimeoutCancelsBackendCall(t *testing.T) {
+	for _, v := range protocolVersions {
+		t.Run("version="+v, func(t *testing.T) {
+			be := newTestBackend(t, "one", backendOpts{tools: []string{"slow"}, gate: make(chan struct{})})
+			r := mkRoute("timeouts", "/mcp", be.irBackend("", true))
+			r.Policies.Timeouts.PerTool = map[string]ir.Duration{"slow": {Duration: 100 * time.Millisecond}}
+			_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+			cs := connect(t, gw.URL+"/mcp", v, nil, nil)
+			start := time.Now()
+			_, err := callText(t, cs, "slow", "x")
+			if rpcCode(err) != CodeTimeout {
+				t.Fatalf("error = %v, want code %d", err, CodeTimeout)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("timeout took %v", d)
+			}
+			eventually(t, 5*time.Second, func() bool { return be.canceled.Load() == 1 }, "backend handler cancellation")
+		})
+	}
+}
+
+func TestMaxConcurrentCalls(t *testing.T) {
+	gate := make(chan struct{})
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"block"}, gate: gate})
+	r := mkRoute("capped", "/mcp", be.irBackend("", true))
+	r.Policies.Limits.MaxConcurrentCalls = 1
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := callText(t, cs, "block", "first")
+		done <- err
+	}()
+	eventually(t, 5*time.Second, func() bool { return be.calls.Load() == 1 }, "first call at the backend")
+	if _, err := callText(t, cs, "block", "second"); rpcCode(err) != CodeTooManyCalls {
+		t.Fatalf("second call error = %v, want code %d", err, CodeTooManyCalls)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if _, err := callText(t, cs, "block", "third"); err != nil {
+		t.Fatalf("call after the first finished: %v", err)
+	}
+}
+
+func TestBackendAuth(t *testing.T) {
+	iss := newTestIssuer(t)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	saToken := filepath.Join(dir, "token")
+	if err := os.WriteFile(secret, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(saToken, []byte("sa-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clientToken := iss.token(t, "alice", nil)
+	tests := []struct {
+		name        string
+		auth        ir.BackendAuth
+		header      string
+		want        string
+		tokenLeaked bool
+	}{
+		{"none never forwards the caller's token", ir.BackendAuth{Type: ir.BackendAuthNone}, "Authorization", "", false},
+		{"secret header from a file", ir.BackendAuth{Type: ir.BackendAuthSecretHeader, Header: "X-Api-Key", File: secret}, "X-Api-Key", "s3cr3t", false},
+		{"service account token", ir.BackendAuth{Type: ir.BackendAuthServiceAccountToken, File: saToken}, "Authorization", "Bearer sa-token", false},
+		{"passthrough", ir.BackendAuth{Type: ir.BackendAuthPassthrough}, "Authorization", "Bearer " + clientToken, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+			r := mkRoute("auth", "/mcp", be.irBackend("", true))
+			r.Policies.BackendAuth = tt.auth
+			_, gw := newTestGateway(t, &ir.Config{Authentication: iss.authentication(), Routes: []ir.Route{r}}, Options{})
+			cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(clientToken))
+			if _, err := callText(t, cs, "echo", "x"); err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range be.headers() {
+				if got := h.Get(tt.header); got != tt.want {
+					t.Fatalf("backend saw %s = %q, want %q", tt.header, got, tt.want)
+				}
+				for _, v := range h {
+					for _, s := range v {
+						if !tt.tokenLeaked && s == "Bearer "+clientToken {
+							t.Fatal("the caller's token reached the backend")
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDestructiveConfirmation(t *testing.T) {
+	accept := func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
+	}
+	decline := func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		return &mcp.ElicitResult{Action: "decline"}, nil
+	}
+	tests := []struct {
+		name    string
+		version string
+		handler func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error)
+		tool    string
+		want    int64
+	}{
+		{"accepted", "2025-11-25", accept, "wipe", 0},
+		{"accepted 2025-06-18", "2025-06-18", accept, "wipe", 0},
+		{"declined", "2025-11-25", decline, "wipe", CodeConfirmationDenied},
+		{"client cannot elicit", "2025-11-25", nil, "wipe", CodeConfirmationDenied},
+		{"listed by name", "2025-11-25", decline, "listed", CodeConfirmationDenied},
+		{"not destructive", "2025-11-25", nil, "echo", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "wipe", "listed"}, destructive: []string{"wipe"}})
+			r := mkRoute("confirm", "/mcp", be.irBackend("", true))
+			r.Policies.Confirmation = &ir.Confirmation{Destructive: true, Tools: []string{"listed"}}
+			_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+			var opts *mcp.ClientOptions
+			if tt.handler != nil {
+				opts = &mcp.ClientOptions{ElicitationHandler: tt.handler}
+			}
+			cs := connect(t, gw.URL+"/mcp", tt.version, opts, nil)
+			_, err := callText(t, cs, tt.tool, "x")
+			if got := rpcCode(err); got != tt.want {
+				t.Fatalf("code = %d (%v), want %d", got, err, tt.want)
+			}
+			if wantCalls := int64(map[bool]int{true: 1}[tt.want == 0]); be.calls.Load() != wantCalls {
+				t.Fatalf("backend calls = %d, want %d", be.calls.Load(), wantCalls)
+			}
+		})
+	}
+}
