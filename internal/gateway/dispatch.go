@@ -44,9 +44,19 @@ func (c *call) dispatch(w http.ResponseWriter) {
 	}
 }
 
-// writeResult answers the call with a JSON-RPC result.
+// writeResult answers the call with a JSON-RPC result: as an event stream when the client accepts
+// one (as go-sdk servers do), as JSON otherwise.
 func (c *call) writeResult(w http.ResponseWriter, result json.RawMessage) {
-	writeJSON(w, http.StatusOK, &message{JSONRPC: "2.0", ID: c.msg.ID, Result: result})
+	m := &message{JSONRPC: "2.0", ID: c.msg.ID, Result: result}
+	if c.sseOK {
+		if c.out == nil {
+			c.out = newSSEWriter(w)
+		}
+		b, _ := json.Marshal(m)
+		_ = c.out.send(b)
+	} else {
+		writeJSON(w, http.StatusOK, m)
+	}
 	c.finish("ok", "")
 }
 

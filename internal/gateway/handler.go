@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -16,7 +18,7 @@ import (
 )
 
 // SupportedProtocolVersions are the MCP revisions the gateway speaks towards clients.
-var SupportedProtocolVersions = []string{"2026-07-28", "2025-11-25", "2025-06-18"}
+var SupportedProtocolVersions = []string{"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"}
 
 const wellKnownPrefix = "/.well-known/oauth-protected-resource"
 
@@ -65,6 +67,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) 
 
 func (c *call) serve(w http.ResponseWriter) {
 	r := c.req
+	if c.route.hostnames == nil && rebinding(r) {
+		c.s.metrics.rejected.WithLabelValues(c.route.name, "host").Inc()
+		http.Error(w, "Forbidden: a loopback listener only answers loopback Host names", http.StatusForbidden)
+		return
+	}
 	if !c.originAllowed(r.Header.Get("Origin")) {
 		c.s.metrics.rejected.WithLabelValues(c.route.name, "origin").Inc()
 		http.Error(w, "Forbidden: origin not allowed", http.StatusForbidden)
@@ -96,11 +103,40 @@ func (c *call) serve(w http.ResponseWriter) {
 	}
 }
 
+// originAllowed accepts requests without Origin, configured origins, and loopback origins on a
+// loopback Host (local development).
 func (c *call) originAllowed(origin string) bool {
-	if origin == "" || c.route.anyOrigin {
+	if origin == "" || c.route.anyOrigin || c.route.origins[strings.ToLower(strings.TrimSuffix(origin, "/"))] {
 		return true
 	}
-	return c.route.origins[strings.ToLower(strings.TrimSuffix(origin, "/"))]
+	u, err := url.Parse(origin)
+	return err == nil && isLoopbackName(u.Hostname()) && isLoopbackName(hostOnly(c.req.Host))
+}
+
+// rebinding reports a request that reached a loopback listener under a non-loopback Host name:
+// the signature of a DNS rebinding attack.
+func rebinding(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || la == nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(la.String())
+	return err == nil && isLoopbackName(host) && !isLoopbackName(hostOnly(r.Host))
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func isLoopbackName(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // authenticate sets c.caller or answers 401/503 and returns false.
