@@ -15,11 +15,36 @@ import (
 // idAnnotation is the policy annotation that names a policy.
 const idAnnotation = "id"
 
-// policy is one compiled policy.
+// policy is one compiled policy: its scope, matched in Go, and its conditions, evaluated by Cedar.
 type policy struct {
-	id     cedar.PolicyID
-	p      *cedar.Policy
-	forbid bool
+	id         cedar.PolicyID
+	conditions *cedar.Policy // the policy with an unconstrained scope
+	principal  scope
+	resource   scope
+	forbid     bool
+	usesArgs   bool
+	actions    []types.String                           // the actions named by the action scope
+	anyAction  bool                                     // the action scope is unconstrained
+	rank       uint8                                    // evaluation order: cheap forbids, forbids, cheap permits, permits
+	all        iter.Seq2[cedar.PolicyID, *cedar.Policy] // yields only this policy's conditions
+}
+
+// All implements cedar.PolicyIterator over this one policy without allocating.
+func (p *policy) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] { return p.all }
+
+// newPolicy prepares one parsed policy for evaluation.
+func newPolicy(id cedar.PolicyID, p *cedar.Policy) *policy {
+	tree := (*xast.Policy)(p.AST())
+	pol := &policy{
+		id:         id,
+		conditions: conditionsOnly(p),
+		principal:  newScope(tree.Principal),
+		resource:   newScope(tree.Resource),
+		forbid:     p.Effect() == cedar.Forbid,
+		usesArgs:   strings.Contains(string(p.MarshalCedar()), "arguments"),
+	}
+	pol.actions, pol.anyAction = actionScope(tree)
+	return pol
 }
 
 // bucket holds the policies that may apply to one action, split by the entity
@@ -34,10 +59,10 @@ type bucket struct {
 type Engine struct {
 	mode     Mode
 	count    int
-	forbids  map[cedar.PolicyID]bool
+	byID     map[cedar.PolicyID]*policy
 	byAction map[types.String]*bucket
 	wildcard *bucket // policies whose action scope is unconstrained
-	needArgs bool
+	intern   map[types.EntityUID]int32
 	cache    entityCache
 	stats    counters
 }
@@ -80,7 +105,7 @@ func CompileSources(sources []Source, mode Mode) (*Engine, error) {
 	default:
 		return nil, fmt.Errorf("compile policies: mode %q is neither %s nor %s", mode, Enforce, Audit)
 	}
-	e := &Engine{mode: mode, forbids: map[cedar.PolicyID]bool{}}
+	e := &Engine{mode: mode, byID: map[cedar.PolicyID]*policy{}}
 	var all []*policy
 	for _, src := range sources {
 		list, err := cedar.NewPolicyListFromBytes(src.Name, []byte(src.Text))
@@ -92,21 +117,36 @@ func CompileSources(sources []Source, mode Mode) (*Engine, error) {
 			if v, ok := p.Annotations()[idAnnotation]; ok {
 				id = cedar.PolicyID(v)
 			}
-			if _, dup := e.forbids[id]; dup {
+			if _, dup := e.byID[id]; dup {
 				return nil, &CompileError{Source: src.Name, Err: fmt.Errorf("policy id %q is used twice", id)}
 			}
-			pol := &policy{id: id, p: p, forbid: p.Effect() == cedar.Forbid}
-			e.forbids[id] = pol.forbid
+			pol := newPolicy(id, p)
+			e.byID[id] = pol
 			all = append(all, pol)
-			if strings.Contains(string(p.MarshalCedar()), "arguments") {
-				e.needArgs = true
-			}
 		}
 	}
 	e.count = len(all)
 	e.index(all)
-	e.cache.init()
+	e.internPrincipals(all)
+	e.cache.init(e.intern)
 	return e, nil
+}
+
+// internPrincipals numbers the entities named in principal scopes so that
+// matching a principal is a comparison of integers.
+func (e *Engine) internPrincipals(all []*policy) {
+	e.intern = map[types.EntityUID]int32{}
+	for _, pol := range all {
+		if pol.principal.kind == scopeAll || pol.principal.kind == scopeIs {
+			continue
+		}
+		id, ok := e.intern[pol.principal.uid]
+		if !ok {
+			id = int32(len(e.intern))
+			e.intern[pol.principal.uid] = id
+		}
+		pol.principal.id = id
+	}
 }
 
 // index builds the per-action buckets. Actions have no parents in this model,
@@ -116,22 +156,21 @@ func (e *Engine) index(all []*policy) {
 	e.wildcard = &bucket{byAnchor: map[types.EntityUID][]*policy{}}
 	e.byAction = map[types.String]*bucket{}
 	named := map[types.String][]*policy{}
+	var wildcard []*policy
 	for _, pol := range all {
-		actions, anyAction := actionScope(pol.p)
-		if anyAction {
+		if pol.anyAction {
+			wildcard = append(wildcard, pol)
 			e.wildcard.add(pol)
 			continue
 		}
-		for _, a := range actions {
+		for _, a := range pol.actions {
 			named[a] = append(named[a], pol)
 		}
 	}
 	for a, pols := range named {
 		b := &bucket{byAnchor: map[types.EntityUID][]*policy{}}
-		for _, pol := range all {
-			if _, anyAction := actionScope(pol.p); anyAction || slices.Contains(pols, pol) {
-				b.add(pol)
-			}
+		for _, pol := range slices.Concat(wildcard, pols) {
+			b.add(pol)
 		}
 		e.byAction[a] = b
 	}
@@ -139,10 +178,9 @@ func (e *Engine) index(all []*policy) {
 
 // actionScope returns the action names a policy's action scope admits, or
 // anyAction=true for an unconstrained scope.
-func actionScope(p *cedar.Policy) (names []types.String, anyAction bool) {
-	scope := (*xast.Policy)(p.AST()).Action
+func actionScope(tree *xast.Policy) (names []types.String, anyAction bool) {
 	var uids []types.EntityUID
-	switch s := scope.(type) {
+	switch s := tree.Action.(type) {
 	case xast.ScopeTypeEq:
 		uids = []types.EntityUID{s.Entity}
 	case xast.ScopeTypeIn:
@@ -162,15 +200,8 @@ func actionScope(p *cedar.Policy) (names []types.String, anyAction bool) {
 
 // add files a policy under the entity its resource scope is anchored to.
 func (b *bucket) add(pol *policy) {
-	var anchor types.EntityUID
-	switch s := (*xast.Policy)(pol.p.AST()).Resource.(type) {
-	case xast.ScopeTypeEq:
-		anchor = s.Entity
-	case xast.ScopeTypeIn:
-		anchor = s.Entity
-	case xast.ScopeTypeIsIn:
-		anchor = s.Entity
-	default:
+	anchor, ok := pol.resource.anchor()
+	if !ok {
 		b.unanchored = append(b.unanchored, pol)
 		return
 	}
@@ -200,36 +231,53 @@ func (e *Engine) Decide(req Request) Decision {
 	if e == nil || e.count == 0 {
 		return Decision{Allowed: true}
 	}
-	res := resourceUID(req)
-	cands := e.candidates(req.Action, res, req.Server, req.Route)
-	var d Decision
-	if cands.n > 0 {
-		ents := &requestEntities{principal: e.cache.principal(req.Principal), resource: e.cache.resource(req, res)}
-		decision, diag := cedar.Authorize(cands, ents, cedar.Request{
-			Principal: ents.principal.UID,
-			Action:    types.NewEntityUID(TypeAction, types.String(req.Action)),
-			Resource:  res,
-			Context:   e.context(req),
-		})
-		d = e.interpret(decision, diag)
-	}
-	return e.applyMode(d)
+	return e.applyMode(e.evaluate(req))
 }
 
-// interpret turns Cedar's decision into a Decision, failing closed on erroring forbids.
+// evaluate decides req by the policies alone, ignoring the mode. Only the
+// candidates are handed to Cedar, and the call's arguments are converted only
+// when a candidate reads them.
+func (e *Engine) evaluate(req Request) Decision {
+	res := resourceUID(req)
+	pe := e.cache.principal(req.Principal)
+	cands := e.candidates(req, res, pe)
+	if len(cands.list) == 0 {
+		return Decision{}
+	}
+	ents := &requestEntities{principal: pe.entity, resource: e.cache.resource(req, res)}
+	decision, diag := cedar.Authorize(cands, ents, cedar.Request{
+		Principal: pe.entity.UID,
+		Action:    types.NewEntityUID(TypeAction, types.String(req.Action)),
+		Resource:  res,
+		Context:   e.context(req, cands.usesArgs),
+	})
+	return e.interpret(decision, diag)
+}
+
+// interpret turns Cedar's decision into a Decision, failing closed on a forbid
+// that could not be evaluated.
 func (e *Engine) interpret(decision cedar.Decision, diag cedar.Diagnostic) Decision {
 	d := Decision{Allowed: decision == cedar.Allow}
-	for _, r := range diag.Reasons {
-		d.Reasons = append(d.Reasons, string(r.PolicyID))
-	}
 	if len(diag.Errors) > 0 {
 		e.stats.errored.Add(1)
 	}
+	var failedForbids []string
 	for _, pe := range diag.Errors {
 		d.Errors = append(d.Errors, string(pe.PolicyID))
-		if e.forbids[pe.PolicyID] && d.Allowed {
-			d.Allowed = false
-			d.Reasons = []string{string(pe.PolicyID)}
+		if e.byID[pe.PolicyID].forbid {
+			failedForbids = append(failedForbids, string(pe.PolicyID))
+		}
+	}
+	switch {
+	case d.Allowed && len(failedForbids) > 0:
+		d.Allowed = false
+		d.Reasons = failedForbids
+	default:
+		for _, r := range diag.Reasons {
+			d.Reasons = append(d.Reasons, string(r.PolicyID))
+		}
+		if !d.Allowed {
+			d.Reasons = append(d.Reasons, failedForbids...)
 		}
 	}
 	return d
@@ -249,25 +297,13 @@ func (e *Engine) applyMode(d Decision) Decision {
 	return d
 }
 
-// Allows reports whether req would be allowed, ignoring Audit mode and without
-// counting it; it is meant for filtering lists.
+// Allows reports whether the policies allow req, ignoring Audit mode and
+// without counting it; it is meant for filtering lists.
 func (e *Engine) Allows(req Request) bool {
 	if e == nil || e.count == 0 {
 		return true
 	}
-	res := resourceUID(req)
-	cands := e.candidates(req.Action, res, req.Server, req.Route)
-	if cands.n == 0 {
-		return false
-	}
-	ents := &requestEntities{principal: e.cache.principal(req.Principal), resource: e.cache.resource(req, res)}
-	decision, diag := cedar.Authorize(cands, ents, cedar.Request{
-		Principal: ents.principal.UID,
-		Action:    types.NewEntityUID(TypeAction, types.String(req.Action)),
-		Resource:  res,
-		Context:   e.context(req),
-	})
-	return e.interpret(decision, diag).Allowed
+	return e.evaluate(req).Allowed
 }
 
 // Filter returns the items of a list answer the caller may use: those for which
@@ -295,45 +331,51 @@ func resourceUID(req Request) types.EntityUID {
 	return types.NewEntityUID(types.EntityType(req.Resource.Kind), types.String(req.Resource.Name))
 }
 
-// candidateSet is the policies that may apply to one request. It implements cedar.PolicyIterator.
+// candidateSet is the policies whose scopes match one request. It implements cedar.PolicyIterator.
 type candidateSet struct {
-	lists [4][]*policy
-	n     int
+	list     []*policy
+	usesArgs bool
 }
 
-// All yields every candidate policy.
+// All yields the candidates' conditions under their ids.
 func (c *candidateSet) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
 	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for _, l := range c.lists {
-			for _, pol := range l {
-				if !yield(pol.id, pol.p) {
-					return
-				}
+		for _, pol := range c.list {
+			if !yield(pol.id, pol.conditions) {
+				return
 			}
 		}
 	}
 }
 
-// candidates selects the policies whose action and resource scopes can match.
-func (e *Engine) candidates(action string, res types.EntityUID, server, route string) *candidateSet {
-	b, ok := e.byAction[types.String(action)]
+// candidates selects the policies whose principal, action and resource scopes
+// match the request. The action and the resource anchor narrow the search
+// through the index; the scopes are then matched exactly.
+func (e *Engine) candidates(req Request, res types.EntityUID, pe *principalEntry) *candidateSet {
+	b, ok := e.byAction[types.String(req.Action)]
 	if !ok {
 		b = e.wildcard
 	}
-	c := &candidateSet{}
-	c.lists[0] = b.unanchored
-	c.lists[1] = b.byAnchor[res]
-	routeUID := types.NewEntityUID(TypeRoute, types.String(route))
-	if res != routeUID {
-		c.lists[2] = b.byAnchor[routeUID]
-		if server != "" {
-			c.lists[3] = b.byAnchor[types.NewEntityUID(TypeServer, types.String(server))]
+	c := &candidateSet{list: make([]*policy, 0, 16)}
+	c.add(b.unanchored, pe, res.Type, false, false)
+	c.add(b.byAnchor[res], pe, res.Type, true, false)
+	if req.Resource.Kind != "" {
+		c.add(b.byAnchor[types.NewEntityUID(TypeRoute, types.String(req.Route))], pe, res.Type, false, true)
+		if req.Server != "" {
+			c.add(b.byAnchor[types.NewEntityUID(TypeServer, types.String(req.Server))], pe, res.Type, false, true)
 		}
 	}
-	for _, l := range c.lists {
-		c.n += len(l)
-	}
 	return c
+}
+
+// add appends the policies of one index list whose scopes match.
+func (c *candidateSet) add(list []*policy, pe *principalEntry, typ types.EntityType, atResource, atAncestor bool) {
+	for _, pol := range list {
+		if pol.principal.matchesPrincipal(pe) && pol.resource.matchesResource(typ, atResource, atAncestor) {
+			c.list = append(c.list, pol)
+			c.usesArgs = c.usesArgs || pol.usesArgs
+		}
+	}
 }
 
 // requestEntities is the entity store of one request: the principal and the resource.

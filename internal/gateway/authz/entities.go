@@ -33,21 +33,31 @@ type resourceKey struct {
 // cache hands out one *authn.Principal per token.
 type entityCache struct {
 	mu         sync.RWMutex
-	principals map[*authn.Principal]types.Entity
+	principals map[*authn.Principal]*principalEntry
 	resources  map[resourceKey]types.Entity
-	contexts   map[string]types.Record // argument-free context per route and server
-	anonymous  types.Entity
+	contexts   map[string]types.Record // argument-free context per route
+	anonymous  *principalEntry
+	intern     map[types.EntityUID]int32
 }
 
-func (c *entityCache) init() {
-	c.principals = map[*authn.Principal]types.Entity{}
+// principalEntry is a principal's entity with the interned ids of itself and of
+// its groups, which are all its ancestors; -1 and absent mean "named by no policy".
+type principalEntry struct {
+	entity   types.Entity
+	id       int32
+	groupIDs []int32
+}
+
+func (c *entityCache) init(intern map[types.EntityUID]int32) {
+	c.intern = intern
+	c.principals = map[*authn.Principal]*principalEntry{}
 	c.resources = map[resourceKey]types.Entity{}
 	c.contexts = map[string]types.Record{}
-	c.anonymous = principalEntity(authn.Anonymous())
+	c.anonymous = c.principalEntry(authn.Anonymous())
 }
 
 // principal returns the entity of p, building and caching it on first use.
-func (c *entityCache) principal(p *authn.Principal) types.Entity {
+func (c *entityCache) principal(p *authn.Principal) *principalEntry {
 	if p == nil || p.Anonymous {
 		return c.anonymous
 	}
@@ -57,7 +67,7 @@ func (c *entityCache) principal(p *authn.Principal) types.Entity {
 	if ok {
 		return ent
 	}
-	ent = principalEntity(p)
+	ent = c.principalEntry(p)
 	c.mu.Lock()
 	if len(c.principals) >= maxCachedEntities {
 		clear(c.principals)
@@ -89,8 +99,8 @@ func (c *entityCache) resource(req Request, uid types.EntityUID) types.Entity {
 	return ent
 }
 
-// principalEntity builds User::"<sub>" (or Anonymous::"anonymous") with its groups as parents.
-func principalEntity(p *authn.Principal) types.Entity {
+// principalEntry builds User::"<sub>" (or Anonymous::"anonymous") with its groups as parents.
+func (c *entityCache) principalEntry(p *authn.Principal) *principalEntry {
 	typ := types.EntityType(TypeUser)
 	if p.Anonymous {
 		typ = TypeAnonymous
@@ -112,11 +122,23 @@ func principalEntity(p *authn.Principal) types.Entity {
 	if email, ok := p.Claims["email"].(string); ok {
 		attrs["email"] = types.String(email)
 	}
-	return types.Entity{
-		UID:        types.NewEntityUID(typ, types.String(p.Subject)),
-		Parents:    types.NewEntityUIDSet(parents...),
-		Attributes: types.NewRecord(attrs),
+	pe := &principalEntry{
+		entity: types.Entity{
+			UID:        types.NewEntityUID(typ, types.String(p.Subject)),
+			Parents:    types.NewEntityUIDSet(parents...),
+			Attributes: types.NewRecord(attrs),
+		},
+		id: -1,
 	}
+	if id, ok := c.intern[pe.entity.UID]; ok {
+		pe.id = id
+	}
+	for _, g := range parents {
+		if id, ok := c.intern[g]; ok {
+			pe.groupIDs = append(pe.groupIDs, id)
+		}
+	}
+	return pe
 }
 
 // claimsRecord copies the top-level claims into a record, bounded in depth and size.
@@ -152,11 +174,11 @@ func resourceEntity(req Request, uid types.EntityUID) types.Entity {
 	}
 }
 
-// context builds the request context: route, server, and the call's arguments
-// when any policy mentions them.
-func (e *Engine) context(req Request) types.Record {
-	if !e.needArgs || len(req.Arguments) == 0 {
-		key := req.Route + "\x00" + req.Server
+// context builds the request context: the route, and the call's arguments
+// when a candidate policy mentions them.
+func (e *Engine) context(req Request, withArgs bool) types.Record {
+	if !withArgs || len(req.Arguments) == 0 {
+		key := req.Route
 		e.cache.mu.RLock()
 		rec, ok := e.cache.contexts[key]
 		e.cache.mu.RUnlock()
@@ -181,14 +203,17 @@ func (e *Engine) context(req Request) types.Record {
 	return contextRecord(req, args, !complete)
 }
 
-// contextRecord assembles the context record.
+// contextRecord assembles the context record: route and arguments, plus
+// argumentsTruncated (true) only when arguments were cut to the bounds.
 func contextRecord(req Request, args types.Record, truncated bool) types.Record {
-	return types.NewRecord(types.RecordMap{
-		"route":              types.String(req.Route),
-		"server":             types.String(req.Server),
-		"arguments":          args,
-		"argumentsTruncated": types.Boolean(truncated),
-	})
+	m := types.RecordMap{
+		"route":     types.String(req.Route),
+		"arguments": args,
+	}
+	if truncated {
+		m["argumentsTruncated"] = types.True
+	}
+	return types.NewRecord(m)
 }
 
 // toValue converts decoded JSON into a Cedar value. Arrays become sets, null

@@ -82,7 +82,8 @@ type Decision struct {
 	// Audited reports that the policies denied the request but the engine is in Audit mode.
 	Audited bool
 	// Reasons lists the ids of the policies that determined the decision: the
-	// satisfied forbids of a denial, or the satisfied permits of an allowance.
+	// satisfied or failing forbids of a denial, or the satisfied permits of an
+	// allowance. It is empty for a denial because no permit applies.
 	Reasons []string
 	// Errors lists the ids of the policies that failed to evaluate. A forbid
 	// policy that fails to evaluate denies (fail closed).
