@@ -91,7 +91,9 @@ func newTestBackend(t *testing.T, name string, o backendOpts) *testBackend {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: o.stateless})
 	tb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tb.mu.Lock()
-		tb.seen = append(tb.seen, r.Header.Clone())
+		seen := r.Header.Clone()
+		seen.Set("X-Test-Method", r.Method)
+		tb.seen = append(tb.seen, seen)
 		tb.mu.Unlock()
 		h.ServeHTTP(w, r)
 	}))
@@ -195,6 +197,28 @@ func rawPost(t *testing.T, url string, body string, hdr map[string]string) (*htt
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
 	return resp, buf.String()
+}
+
+// sawListen reports whether the backend received a standalone GET stream or a subscriptions/listen request.
+func (tb *testBackend) sawListen() bool {
+	for _, h := range tb.headers() {
+		if h.Get("X-Test-Method") == http.MethodGet || h.Get("Mcp-Method") == "subscriptions/listen" {
+			return true
+		}
+	}
+	return false
+}
+
+// within polls cond until it holds (true) or d passes (false).
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/toolmesh/toolmesh/internal/ir"
+)
+
+func TestStatelessRevisionMultiBackend(t *testing.T) {
+	a := newTestBackend(t, "alpha", backendOpts{stateless: true, tools: []string{"echo"}})
+	b := newTestBackend(t, "beta", backendOpts{stateless: true, tools: []string{"echo"}})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp", a.irBackend("a_", false), b.irBackend("b_", false))}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "", nil, nil)
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q, want the stateless revision 2026-07-28", v)
+	}
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"a_echo", "b_echo"}) {
+		t.Fatalf("tools = %v", got)
+	}
+	if got, err := callText(t, cs, "b_echo", "x"); err != nil || got != "beta:echo:x" {
+		t.Fatalf("call = %q, %v", got, err)
+	}
+}
+
+func TestToolListChangedReachesClient(t *testing.T) {
+	tests := []struct {
+		name      string
+		version   string
+		stateless bool
+	}{
+		{"session stream 2025-11-25", "2025-11-25", false},
+		{"subscriptions/listen 2026-07-28", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestBackend(t, "alpha", backendOpts{stateless: tt.stateless, tools: []string{"echo"}})
+			b := newTestBackend(t, "beta", backendOpts{stateless: tt.stateless, tools: []string{"echo"}})
+			_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp", a.irBackend("a_", !tt.stateless), b.irBackend("b_", !tt.stateless))}}, Options{})
+			var changed atomic.Int64
+			cs := connect(t, gw.URL+"/mcp", tt.version, &mcp.ClientOptions{
+				ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed.Add(1) },
+			}, nil)
+			if got := toolNames(t, cs); len(got) != 2 {
+				t.Fatalf("tools = %v", got)
+			}
+			// The backend announces list changes only to sessions whose listen stream is open,
+			// which the client opens asynchronously: wait for it at the backend, then add tools until
+			// an announcement arrives.
+			eventually(t, 5*time.Second, func() bool { return b.sawListen() }, "the listen stream at the backend")
+			for i := 0; !within(200*time.Millisecond, func() bool { return changed.Load() > 0 }); i++ {
+				if i > 25 {
+					t.Fatal("tools/list_changed never reached the client")
+				}
+				mcp.AddTool(b.srv, &mcp.Tool{Name: fmt.Sprintf("new%d", i)}, func(context.Context, *mcp.CallToolRequest, echoIn) (*mcp.CallToolResult, any, error) {
+					return &mcp.CallToolResult{}, nil, nil
+				})
+			}
+			eventually(t, 5*time.Second, func() bool { return slices.Contains(toolNames(t, cs), "b_new0") }, "the new tool in tools/list")
+		})
+	}
+}
+
+func TestMetricsAndAudit(t *testing.T) {
+	iss := newTestIssuer(t)
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	var audit bytes.Buffer
+	s, gw := newTestGateway(t, &ir.Config{Authentication: iss.authentication(), Routes: []ir.Route{authRoute(be)}}, Options{Audit: &syncWriter{w: &audit}})
+	tok := iss.token(t, "alice", []string{"ops"})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(tok))
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "top-secret-argument"}}); err != nil {
+		t.Fatal(err)
+	}
+	admin := httpGetBody(t, s.AdminHandler(), "/config")
+	if !strings.Contains(admin, `"generation":1`) {
+		t.Fatalf("admin /config = %s", admin)
+	}
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(audit.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["method"] == "tools/call" {
+			line = m
+		}
+	}
+	want := map[string]any{"principal": iss.URL + " alice", "route": "secure", "tool": "echo", "decision": "allow", "outcome": "ok"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("audit %s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
+	if strings.Contains(audit.String(), tok) || strings.Contains(audit.String(), "top-secret-argument") {
+		t.Fatal("the audit log contains the token or an argument value")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func httpGetBody(t *testing.T, h http.Handler, path string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Body.String()
+}
