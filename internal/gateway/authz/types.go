@@ -93,7 +93,8 @@ type Decision struct {
 // Error codes a gateway returns for an authorization denial, stable across releases.
 const (
 	// JSONRPCForbidden is the JSON-RPC error code of a request denied by policy.
-	JSONRPCForbidden = -32003
+	// It is not -32003, which go-sdk clients read as "connection closing".
+	JSONRPCForbidden = -32010
 )
 
 // Source is one named Cedar policy document.
