@@ -481,12 +481,12 @@ func TestPrincipalNeverPrintsToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := map[string]string{
-		"%v":   fmt.Sprintf("%v", p),
-		"%+v":  fmt.Sprintf("%+v", *p),
-		"%#v":  fmt.Sprintf("%#v", *p),
-		"%s":   fmt.Sprintf("%s", p),
-		"slog": logBuf.String(),
-		"json": string(js),
+		"%v":     fmt.Sprintf("%v", p),
+		"%+v":    fmt.Sprintf("%+v", *p),
+		"%#v":    fmt.Sprintf("%#v", *p),
+		"String": p.String(),
+		"slog":   logBuf.String(),
+		"json":   string(js),
 	}
 	for name, out := range outputs {
 		t.Run(name, func(t *testing.T) {

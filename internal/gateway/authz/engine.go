@@ -23,14 +23,9 @@ type policy struct {
 	resource   scope
 	forbid     bool
 	usesArgs   bool
-	actions    []types.String                           // the actions named by the action scope
-	anyAction  bool                                     // the action scope is unconstrained
-	rank       uint8                                    // evaluation order: cheap forbids, forbids, cheap permits, permits
-	all        iter.Seq2[cedar.PolicyID, *cedar.Policy] // yields only this policy's conditions
+	actions    []types.String // the actions named by the action scope
+	anyAction  bool           // the action scope is unconstrained
 }
-
-// All implements cedar.PolicyIterator over this one policy without allocating.
-func (p *policy) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] { return p.all }
 
 // newPolicy prepares one parsed policy for evaluation.
 func newPolicy(id cedar.PolicyID, p *cedar.Policy) *policy {
