@@ -102,7 +102,11 @@ func newTestBackend(t *testing.T, name string, o backendOpts) *testBackend {
 }
 
 func (tb *testBackend) irBackend(prefix string, stateful bool) ir.Backend {
-	return ir.Backend{Name: tb.name, URL: tb.URL + "/mcp", ToolPrefix: prefix, Stateful: stateful}
+	mode := ir.SessionStateless
+	if stateful {
+		mode = ir.SessionStateful
+	}
+	return ir.Backend{Name: tb.name, URL: tb.URL + "/mcp", ToolPrefix: prefix, SessionMode: mode}
 }
 
 // newTestGateway starts a gateway serving cfg on an httptest listener.

@@ -73,7 +73,7 @@ func (b *backend) exposes(name string) bool {
 
 // endpointFor picks the URL a new session of this backend is pinned to.
 func (b *backend) endpointFor(seed uint64) string {
-	if !b.cfg.Stateful || len(b.cfg.Endpoints) == 0 {
+	if b.cfg.SessionMode == ir.SessionStateless || len(b.cfg.Endpoints) == 0 {
 		return b.url
 	}
 	return b.cfg.Endpoints[seed%uint64(len(b.cfg.Endpoints))]

@@ -68,6 +68,7 @@ func TestValidateFieldPaths(t *testing.T) {
 		{"no backends", func(c *Config) { c.Routes[0].Backends = nil }, "routes[0].backends"},
 		{"backend url", func(c *Config) { c.Routes[0].Backends[0].URL = "ftp://x" }, "routes[0].backends[0].url"},
 		{"backend transport", func(c *Config) { c.Routes[0].Backends[0].Transport = "stdio" }, "routes[0].backends[0].transport"},
+		{"session mode", func(c *Config) { c.Routes[0].Backends[0].SessionMode = "Sticky" }, "routes[0].backends[0].sessionMode"},
 		{"bad glob", func(c *Config) { c.Routes[0].Backends[0].Tools.Include = []string{"["} }, "routes[0].backends[0].tools.include[0]"},
 		{"rate requests", func(c *Config) { c.Routes[0].Policies.RateLimit = &RateLimit{} }, "routes[0].policies.rateLimit.requests"},
 		{"per tool timeout", func(c *Config) {

@@ -64,6 +64,9 @@ func (c *Config) SetDefaults() {
 			if r.Backends[j].Transport == "" {
 				r.Backends[j].Transport = TransportStreamableHTTP
 			}
+			if r.Backends[j].SessionMode == "" {
+				r.Backends[j].SessionMode = SessionStateful
+			}
 		}
 		p := &r.Policies
 		if p.Limits.MaxRequestBytes == 0 {

@@ -140,6 +140,16 @@ const (
 	TransportSSE Transport = "sse"
 )
 
+// SessionMode says whether a backend keeps state per MCP session.
+type SessionMode string
+
+const (
+	// SessionStateful pins each client session to one endpoint of the backend.
+	SessionStateful SessionMode = "Stateful"
+	// SessionStateless lets every request go through the backend's URL (its Service).
+	SessionStateless SessionMode = "Stateless"
+)
+
 // Backend is one MCP server behind a route.
 type Backend struct {
 	// Name identifies the backend within its route.
@@ -148,8 +158,9 @@ type Backend struct {
 	URL string `json:"url"`
 	// Transport is streamable-http (default) or sse.
 	Transport Transport `json:"transport,omitempty"`
-	// Stateful says the backend keeps per-session state, so a session is pinned to one endpoint.
-	Stateful bool `json:"stateful,omitempty"`
+	// SessionMode is Stateful (default: the backend keeps per-session state, so a client session is
+	// pinned to one of Endpoints) or Stateless (every request may go to URL).
+	SessionMode SessionMode `json:"sessionMode,omitempty"`
 	// Endpoints are the MCP URLs of the backend's pods (same path as URL); stateful sessions are pinned to one of them.
 	Endpoints []string `json:"endpoints,omitempty"`
 	// Host is sent as the Host header to the backend; default is the URL's host.

@@ -203,6 +203,11 @@ func validateBackend(e *errs, f string, b *Backend) {
 	default:
 		e.add(f+".transport", "must be streamable-http or sse, got %q", b.Transport)
 	}
+	switch b.SessionMode {
+	case "", SessionStateful, SessionStateless:
+	default:
+		e.add(f+".sessionMode", "must be Stateful or Stateless, got %q", b.SessionMode)
+	}
 	for i, ep := range b.Endpoints {
 		if err := checkURL(ep, false); err != nil {
 			e.add(fmt.Sprintf("%s.endpoints[%d]", f, i), "%v", err)
