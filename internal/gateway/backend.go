@@ -97,33 +97,37 @@ func isEventStream(resp *http.Response) bool {
 // message. Notifications on the way are handed to onNote when it is not nil.
 func readFinal(resp *http.Response, id json.RawMessage, onNote func(*message)) (*message, error) {
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode == http.StatusAccepted {
+	switch {
+	case resp.StatusCode == http.StatusAccepted:
 		return nil, nil
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if m, err := parseMessage(b); err == nil && m.Error != nil {
 			return m, nil
 		}
 		return nil, &errBackendStatus{status: resp.StatusCode, body: b}
+	case isEventStream(resp):
+		return readFinalEvent(resp.Body, id, onNote)
 	}
-	if !isEventStream(resp) {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendMessage+1))
-		if err != nil {
-			return nil, fmt.Errorf("read backend response: %w", err)
-		}
-		if len(b) > maxBackendMessage {
-			return nil, errors.New("backend response too large")
-		}
-		return parseMessage(b)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendMessage+1))
+	if err != nil {
+		return nil, fmt.Errorf("read backend response: %w", err)
 	}
-	sr := newSSEReader(resp.Body, maxBackendMessage)
+	if len(b) > maxBackendMessage {
+		return nil, errors.New("backend response too large")
+	}
+	return parseMessage(b)
+}
+
+// readFinalEvent reads an event stream until the response with the given id.
+func readFinalEvent(body io.Reader, id json.RawMessage, onNote func(*message)) (*message, error) {
+	sr := newSSEReader(body, maxBackendMessage)
 	for {
 		ev, err := sr.next()
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("backend stream ended without a response")
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, errors.New("backend stream ended without a response")
-			}
 			return nil, err
 		}
 		m, err := parseMessage(ev.data)

@@ -24,16 +24,16 @@ const wellKnownPrefix = "/.well-known/oauth-protected-resource"
 
 // call is the state of one client request on one route.
 type call struct {
-	s       *Server
-	rt      *runtime
-	route   *route
-	req     *http.Request
-	caller  *caller
-	msg     *message
-	body    []byte
-	version string
-	sess    *sessionState
-	start   time.Time
+	s        *Server
+	rt       *runtime
+	route    *route
+	req      *http.Request
+	caller   *caller
+	msg      *message
+	body     []byte
+	version  string
+	sess     *sessionState
+	start    time.Time
 	tool     string
 	sseOK    bool
 	decision string

@@ -215,12 +215,16 @@ func (tb *testBackend) sawListen() bool {
 
 // within polls cond until it holds (true) or d passes (false).
 func within(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
-			return false
+		select {
+		case <-deadline.C:
+			return cond()
+		case <-tick.C:
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	return true
 }
@@ -228,12 +232,8 @@ func within(d time.Duration, cond func() bool) bool {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, d time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !within(d, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 

@@ -76,21 +76,28 @@ func parseMessage(body []byte) (*message, error) {
 	if m.JSONRPC != "2.0" {
 		return nil, errors.New(`jsonrpc must be "2.0"`)
 	}
+	if err := m.checkShape(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// checkShape verifies that the message is exactly one of request, notification or response.
+func (m *message) checkShape() error {
 	if len(m.ID) > 0 && !validID(m.ID) {
-		return nil, errors.New("id must be a string or an integer")
+		return errors.New("id must be a string or an integer")
 	}
 	switch {
 	case m.Method != "" && (m.Result != nil || m.Error != nil):
-		return nil, errors.New("a message cannot carry both method and result or error")
+		return errors.New("a message cannot carry both method and result or error")
 	case m.Method == "" && len(m.ID) == 0:
-		return nil, errors.New("message has neither method nor id")
+		return errors.New("message has neither method nor id")
 	case m.Method == "" && m.Result == nil && m.Error == nil:
-		return nil, errors.New("response has neither result nor error")
+		return errors.New("response has neither result nor error")
+	case len(m.Params) > 0 && m.Params[0] != '{':
+		return errors.New("params must be an object")
 	}
-	if len(m.Params) > 0 && m.Params[0] != '{' {
-		return nil, errors.New("params must be an object")
-	}
-	return &m, nil
+	return nil
 }
 
 func validID(id json.RawMessage) bool {

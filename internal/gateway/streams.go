@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -282,5 +281,3 @@ func (p *pendingRequests) deliver(m *message) bool {
 	}
 	return ok
 }
-
-var errNoStream = errors.New("client does not accept an event stream")

@@ -59,41 +59,45 @@ func (c *Config) SetDefaults() {
 		c.Session.TTL.Duration = DefaultSessionTTL
 	}
 	for i := range c.Routes {
-		r := &c.Routes[i]
-		for j := range r.Backends {
-			if r.Backends[j].Transport == "" {
-				r.Backends[j].Transport = TransportStreamableHTTP
-			}
-			if r.Backends[j].SessionMode == "" {
-				r.Backends[j].SessionMode = SessionStateful
-			}
+		c.Routes[i].setDefaults()
+	}
+}
+
+// setDefaults fills the unset optional fields of one route.
+func (r *Route) setDefaults() {
+	for j := range r.Backends {
+		if r.Backends[j].Transport == "" {
+			r.Backends[j].Transport = TransportStreamableHTTP
 		}
-		p := &r.Policies
-		if p.Limits.MaxRequestBytes == 0 {
-			p.Limits.MaxRequestBytes = DefaultMaxRequestBytes
+		if r.Backends[j].SessionMode == "" {
+			r.Backends[j].SessionMode = SessionStateful
 		}
-		if p.Limits.MaxJSONDepth == 0 {
-			p.Limits.MaxJSONDepth = DefaultMaxJSONDepth
+	}
+	p := &r.Policies
+	if p.Limits.MaxRequestBytes == 0 {
+		p.Limits.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if p.Limits.MaxJSONDepth == 0 {
+		p.Limits.MaxJSONDepth = DefaultMaxJSONDepth
+	}
+	if p.Timeouts.Request.Duration == 0 {
+		p.Timeouts.Request.Duration = DefaultRequestTimeout
+	}
+	if p.BackendAuth.Type == "" {
+		p.BackendAuth.Type = BackendAuthNone
+	}
+	if p.BackendAuth.Type == BackendAuthSecretHeader && p.BackendAuth.Header == "" {
+		p.BackendAuth.Header = "Authorization"
+	}
+	if rl := p.RateLimit; rl != nil {
+		if rl.MaxKeys == 0 {
+			rl.MaxKeys = DefaultRateMaxKeys
 		}
-		if p.Timeouts.Request.Duration == 0 {
-			p.Timeouts.Request.Duration = DefaultRequestTimeout
+		if rl.IdleTimeout.Duration == 0 {
+			rl.IdleTimeout.Duration = DefaultRateIdle
 		}
-		if p.BackendAuth.Type == "" {
-			p.BackendAuth.Type = BackendAuthNone
-		}
-		if p.BackendAuth.Type == BackendAuthSecretHeader && p.BackendAuth.Header == "" {
-			p.BackendAuth.Header = "Authorization"
-		}
-		if rl := p.RateLimit; rl != nil {
-			if rl.MaxKeys == 0 {
-				rl.MaxKeys = DefaultRateMaxKeys
-			}
-			if rl.IdleTimeout.Duration == 0 {
-				rl.IdleTimeout.Duration = DefaultRateIdle
-			}
-		}
-		if cf := p.Confirmation; cf != nil && cf.Timeout.Duration == 0 {
-			cf.Timeout.Duration = DefaultConfirmTimeout
-		}
+	}
+	if cf := p.Confirmation; cf != nil && cf.Timeout.Duration == 0 {
+		cf.Timeout.Duration = DefaultConfirmTimeout
 	}
 }

@@ -95,33 +95,37 @@ func validateAuthentication(e *errs, f string, a Authentication) {
 	seen := map[string]bool{}
 	for i, p := range a.OIDC {
 		pf := fmt.Sprintf("%s.oidc[%d]", f, i)
-		if err := checkURL(p.Issuer, true); err != nil {
-			e.add(pf+".issuer", "%v", err)
-		}
 		if seen[p.Issuer] {
 			e.add(pf+".issuer", "duplicate issuer %q", p.Issuer)
 		}
 		seen[p.Issuer] = true
-		if len(p.Audiences) == 0 {
-			e.add(pf+".audiences", "at least one audience is required")
+		validateProvider(e, pf, p)
+	}
+}
+
+func validateProvider(e *errs, pf string, p OIDCProvider) {
+	if err := checkURL(p.Issuer, true); err != nil {
+		e.add(pf+".issuer", "%v", err)
+	}
+	if len(p.Audiences) == 0 {
+		e.add(pf+".audiences", "at least one audience is required")
+	}
+	for j, aud := range p.Audiences {
+		if aud == "" {
+			e.add(fmt.Sprintf("%s.audiences[%d]", pf, j), "must not be empty")
 		}
-		for j, aud := range p.Audiences {
-			if aud == "" {
-				e.add(fmt.Sprintf("%s.audiences[%d]", pf, j), "must not be empty")
-			}
+	}
+	if p.JWKSURI != "" {
+		if err := checkURL(p.JWKSURI, true); err != nil {
+			e.add(pf+".jwksURI", "%v", err)
 		}
-		if p.JWKSURI != "" {
-			if err := checkURL(p.JWKSURI, true); err != nil {
-				e.add(pf+".jwksURI", "%v", err)
-			}
-		}
-		if p.CABundleFile != "" && p.CABundlePEM != "" {
-			e.add(pf+".caBundlePEM", "set at most one of caBundleFile and caBundlePEM")
-		}
-		for j, alg := range p.Algorithms {
-			if !validAlgorithms[alg] {
-				e.add(fmt.Sprintf("%s.algorithms[%d]", pf, j), "unsupported algorithm %q", alg)
-			}
+	}
+	if p.CABundleFile != "" && p.CABundlePEM != "" {
+		e.add(pf+".caBundlePEM", "set at most one of caBundleFile and caBundlePEM")
+	}
+	for j, alg := range p.Algorithms {
+		if !validAlgorithms[alg] {
+			e.add(fmt.Sprintf("%s.algorithms[%d]", pf, j), "unsupported algorithm %q", alg)
 		}
 	}
 }
