@@ -2,9 +2,7 @@ package authz
 
 import (
 	"fmt"
-	"iter"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"github.com/cedar-policy/cedar-go"
@@ -22,7 +20,7 @@ type policy struct {
 	principal  scope
 	resource   scope
 	forbid     bool
-	usesArgs   bool
+	args       argNeed        // the call arguments the conditions read
 	actions    []types.String // the actions named by the action scope
 	anyAction  bool           // the action scope is unconstrained
 }
@@ -36,7 +34,7 @@ func newPolicy(id cedar.PolicyID, p *cedar.Policy) *policy {
 		principal:  newScope(tree.Principal),
 		resource:   newScope(tree.Resource),
 		forbid:     p.Effect() == cedar.Forbid,
-		usesArgs:   strings.Contains(string(p.MarshalCedar()), "arguments"),
+		args:       argumentsRead(string(p.MarshalCedar())),
 	}
 	pol.actions, pol.anyAction = actionScope(tree)
 	return pol
@@ -60,6 +58,8 @@ type Engine struct {
 	intern   map[types.EntityUID]int32
 	cache    entityCache
 	stats    counters
+	// noPassCache disables the first-pass cache; benchmarks use it to measure cold decisions.
+	noPassCache bool
 }
 
 // counters are the engine's decision counts.
@@ -226,56 +226,11 @@ func (e *Engine) Decide(req Request) Decision {
 	if e == nil || e.count == 0 {
 		return Decision{Allowed: true}
 	}
-	return e.applyMode(e.evaluate(req))
-}
-
-// evaluate decides req by the policies alone, ignoring the mode. Only the
-// candidates are handed to Cedar, and the call's arguments are converted only
-// when a candidate reads them.
-func (e *Engine) evaluate(req Request) Decision {
-	res := resourceUID(req)
-	pe := e.cache.principal(req.Principal)
-	cands := e.candidates(req, res, pe)
-	if len(cands.list) == 0 {
-		return Decision{}
-	}
-	ents := &requestEntities{principal: pe.entity, resource: e.cache.resource(req, res)}
-	decision, diag := cedar.Authorize(cands, ents, cedar.Request{
-		Principal: pe.entity.UID,
-		Action:    types.NewEntityUID(TypeAction, types.String(req.Action)),
-		Resource:  res,
-		Context:   e.context(req, cands.usesArgs),
-	})
-	return e.interpret(decision, diag)
-}
-
-// interpret turns Cedar's decision into a Decision, failing closed on a forbid
-// that could not be evaluated.
-func (e *Engine) interpret(decision cedar.Decision, diag cedar.Diagnostic) Decision {
-	d := Decision{Allowed: decision == cedar.Allow}
-	if len(diag.Errors) > 0 {
+	d := e.evaluate(req)
+	if len(d.Errors) > 0 {
 		e.stats.errored.Add(1)
 	}
-	var failedForbids []string
-	for _, pe := range diag.Errors {
-		d.Errors = append(d.Errors, string(pe.PolicyID))
-		if e.byID[pe.PolicyID].forbid {
-			failedForbids = append(failedForbids, string(pe.PolicyID))
-		}
-	}
-	switch {
-	case d.Allowed && len(failedForbids) > 0:
-		d.Allowed = false
-		d.Reasons = failedForbids
-	default:
-		for _, r := range diag.Reasons {
-			d.Reasons = append(d.Reasons, string(r.PolicyID))
-		}
-		if !d.Allowed {
-			d.Reasons = append(d.Reasons, failedForbids...)
-		}
-	}
-	return d
+	return e.applyMode(d)
 }
 
 // applyMode counts a decision and turns a denial into an audited allowance in Audit mode.
@@ -324,53 +279,6 @@ func resourceUID(req Request) types.EntityUID {
 		return types.NewEntityUID(TypeRoute, types.String(req.Route))
 	}
 	return types.NewEntityUID(types.EntityType(req.Resource.Kind), types.String(req.Resource.Name))
-}
-
-// candidateSet is the policies whose scopes match one request. It implements cedar.PolicyIterator.
-type candidateSet struct {
-	list     []*policy
-	usesArgs bool
-}
-
-// All yields the candidates' conditions under their ids.
-func (c *candidateSet) All() iter.Seq2[cedar.PolicyID, *cedar.Policy] {
-	return func(yield func(cedar.PolicyID, *cedar.Policy) bool) {
-		for _, pol := range c.list {
-			if !yield(pol.id, pol.conditions) {
-				return
-			}
-		}
-	}
-}
-
-// candidates selects the policies whose principal, action and resource scopes
-// match the request. The action and the resource anchor narrow the search
-// through the index; the scopes are then matched exactly.
-func (e *Engine) candidates(req Request, res types.EntityUID, pe *principalEntry) *candidateSet {
-	b, ok := e.byAction[types.String(req.Action)]
-	if !ok {
-		b = e.wildcard
-	}
-	c := &candidateSet{list: make([]*policy, 0, 16)}
-	c.add(b.unanchored, pe, res.Type, false, false)
-	c.add(b.byAnchor[res], pe, res.Type, true, false)
-	if req.Resource.Kind != "" {
-		c.add(b.byAnchor[types.NewEntityUID(TypeRoute, types.String(req.Route))], pe, res.Type, false, true)
-		if req.Server != "" {
-			c.add(b.byAnchor[types.NewEntityUID(TypeServer, types.String(req.Server))], pe, res.Type, false, true)
-		}
-	}
-	return c
-}
-
-// add appends the policies of one index list whose scopes match.
-func (c *candidateSet) add(list []*policy, pe *principalEntry, typ types.EntityType, atResource, atAncestor bool) {
-	for _, pol := range list {
-		if pol.principal.matchesPrincipal(pe) && pol.resource.matchesResource(typ, atResource, atAncestor) {
-			c.list = append(c.list, pol)
-			c.usesArgs = c.usesArgs || pol.usesArgs
-		}
-	}
 }
 
 // requestEntities is the entity store of one request: the principal and the resource.

@@ -254,6 +254,9 @@ func TestIndexMatchesCedar(t *testing.T) {
 		`@id("route-eq") permit (principal in Group::"g1", action == Action::"completion/complete", resource == Route::"r1");`,
 		`@id("tool-in-itself") permit (principal in Group::"g3", action, resource in Tool::"tool5");`,
 		`@id("group-eq") permit (principal == Group::"g1", action, resource);`,
+		`@id("args-whole") forbid (principal in Group::"g5", action, resource) when { context.arguments == {"namespace": "team-a"} };`,
+		`@id("args-truncated") forbid (principal in Group::"g1", action, resource == Tool::"tool9") when { context has argumentsTruncated };`,
+		`@id("args-quoted") permit (principal in Group::"g1", action, resource == Tool::"tool10") when { context.arguments has "extra" && context.arguments["limit"] == 5 };`,
 		`@id("cond-in") permit (principal, action, resource) when { principal in Group::"g5" && resource in Server::"gpu" && context.route == "r1" };`,
 	)
 	e, err := Compile(policies, Enforce)
@@ -284,28 +287,41 @@ func TestIndexMatchesCedar(t *testing.T) {
 	}
 	resources = append(resources, ResourceRef{}, logsTool, ResourceRef{Kind: KindPrompt, Name: "p"})
 	checked, allowed := 0, 0
+	// The same principal, action and resource meet different arguments, twice
+	// over, so a cached first pass is reused with arguments it was not computed for.
+	argVariants := []map[string]any{
+		{"namespace": "team-a"},
+		{"namespace": "kube-system", "limit": 5.0, "extra": map[string]any{"deep": []any{1.0, 2.0}}},
+		nil,
+		{"namespace": "team-a"},
+		{"limit": 5.0, "extra": "x"},
+	}
 	for _, p := range principals {
 		for _, a := range actions {
 			for _, r := range resources {
 				for _, route := range []string{"r1", "team-a/gpu"} {
 					for _, srv := range []string{"srv2", "gpu", ""} {
-						req := Request{Principal: p, Action: a, Route: route, Server: srv, Resource: r, Arguments: map[string]any{"namespace": "team-a"}}
-						got := e.Decide(req)
-						res := resourceUID(req)
-						ents := &requestEntities{principal: e.cache.principal(p).entity, resource: e.cache.resource(req, res)}
-						dec, diag := cedar.Authorize(full, ents, cedar.Request{
-							Principal: ents.principal.UID, Action: types.NewEntityUID(TypeAction, types.String(a)),
-							Resource: res, Context: e.context(req, true),
-						})
-						wantAllowed, decisive := reference(dec, diag, e)
-						slices.Sort(got.Reasons)
-						slices.Sort(decisive)
-						if got.Allowed != wantAllowed || !slices.Equal(got.Reasons, decisive) {
-							t.Fatalf("%+v: indexed %+v, full set allowed=%v reasons=%v", req, got, wantAllowed, decisive)
-						}
-						checked++
-						if got.Allowed {
-							allowed++
+						for _, args := range argVariants {
+							req := Request{Principal: p, Action: a, Route: route, Server: srv, Resource: r, Arguments: args}
+							got := e.Decide(req)
+							res := resourceUID(req)
+							ents := &requestEntities{principal: e.cache.principal(p).entity, resource: e.cache.resource(req, res)}
+							dec, diag := cedar.Authorize(full, ents, cedar.Request{
+								Principal: ents.principal.UID, Action: types.NewEntityUID(TypeAction, types.String(a)),
+								Resource: res, Context: e.context(req, argNeed{all: true}),
+							})
+							wantAllowed, decisive := reference(dec, diag, e)
+							subset := len(got.Reasons) > 0 == (len(decisive) > 0)
+							for _, r := range got.Reasons {
+								subset = subset && slices.Contains(decisive, r)
+							}
+							if got.Allowed != wantAllowed || !subset {
+								t.Fatalf("%+v: indexed %+v, full set allowed=%v reasons=%v", req, got, wantAllowed, decisive)
+							}
+							checked++
+							if got.Allowed {
+								allowed++
+							}
 						}
 					}
 				}
@@ -320,7 +336,8 @@ func TestIndexMatchesCedar(t *testing.T) {
 
 // reference interprets cedar.Authorize over the full set the way Decide must:
 // denied when a forbid is satisfied or fails to evaluate, else allowed when a
-// permit is satisfied. decisive lists the reasons Decide must give.
+// permit is satisfied. decisive lists the reasons Decide may give (it must give
+// at least one of them, and none other).
 func reference(dec cedar.Decision, diag cedar.Diagnostic, e *Engine) (allowed bool, decisive []string) {
 	var forbids, permits []string
 	for _, pe := range diag.Errors {
@@ -342,6 +359,36 @@ func reference(dec cedar.Decision, diag cedar.Diagnostic, e *Engine) (allowed bo
 		return false, nil
 	}
 	return true, permits
+}
+
+func TestArgumentsRead(t *testing.T) {
+	tests := []struct {
+		name string
+		when string
+		want argNeed
+	}{
+		{"no arguments", `resource.readOnly`, argNeed{}},
+		{"dotted key", `context.arguments.namespace == "a"`, argNeed{keys: []string{"namespace"}}},
+		{"has and nested", `context.arguments has limit && context.arguments.limit.max < 3`, argNeed{keys: []string{"limit", "limit"}}},
+		{"quoted keys", `context.arguments has "my key" && context["arguments"]["my-key"] == 1`, argNeed{keys: []string{"my key", "my-key"}}},
+		{"whole record", `context.arguments == {}`, argNeed{all: true}},
+		{"truncation flag", `context has argumentsTruncated`, argNeed{all: true}},
+		{"context has arguments", `context has arguments`, argNeed{all: true}},
+		{"escaped key", `context.arguments["a\"b"] == 1`, argNeed{all: true}},
+		{"word in a string", `resource.name == "arguments"`, argNeed{all: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := cedar.NewPolicyListFromBytes("t", []byte("permit (principal, action, resource) when { "+tt.when+" };"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := argumentsRead(string(list[0].MarshalCedar()))
+			if got.all != tt.want.all || !slices.Equal(got.keys, tt.want.keys) {
+				t.Errorf("argumentsRead = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestArgumentConversion(t *testing.T) {
@@ -405,4 +452,39 @@ func benchPolicies(n int) []string {
 		out = append(out, fmt.Sprintf("@id(\"bench-%d\")\n%s", i, p))
 	}
 	return out
+}
+
+// TestConcurrentDecide shares one engine between goroutines, as the gateway
+// does; run with -race it checks the caches.
+func TestConcurrentDecide(t *testing.T) {
+	e, err := Compile(append(slices.Clone(examplePolicies), benchPolicies(40)...), Enforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []*authn.Principal{user("vic", "viewers"), user("ada", "admins"), user("sam", "sre"), nil}
+	want := make([]bool, len(users))
+	for i, u := range users {
+		want[i] = e.Decide(call(u, "ops", "k8s", logsTool, map[string]any{"namespace": "team-a"})).Allowed
+	}
+	done := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			for i := range 500 {
+				u := (w + i) % len(users)
+				d := e.Decide(call(users[u], "ops", "k8s", logsTool, map[string]any{"namespace": "team-a"}))
+				if d.Allowed != want[u] {
+					done <- fmt.Errorf("user %d: allowed=%v, want %v", u, d.Allowed, want[u])
+					return
+				}
+				Filter(e, Request{Principal: users[u], Action: "tools/call", Route: "ops", Server: "gpu"},
+					[]ResourceRef{readOnlyTool, writeTool, destructiveTool}, func(r ResourceRef) ResourceRef { return r })
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -3,6 +3,8 @@ package authz
 import (
 	"encoding/json"
 	"math"
+	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/cedar-policy/cedar-go/types"
@@ -33,6 +35,7 @@ type resourceKey struct {
 // cache hands out one *authn.Principal per token.
 type entityCache struct {
 	mu         sync.RWMutex
+	passes     map[decisionKey]*firstPass
 	principals map[*authn.Principal]*principalEntry
 	resources  map[resourceKey]types.Entity
 	contexts   map[string]types.Record // argument-free context per route
@@ -53,7 +56,34 @@ func (c *entityCache) init(intern map[types.EntityUID]int32) {
 	c.principals = map[*authn.Principal]*principalEntry{}
 	c.resources = map[resourceKey]types.Entity{}
 	c.contexts = map[string]types.Record{}
+	c.passes = map[decisionKey]*firstPass{}
 	c.anonymous = c.principalEntry(authn.Anonymous())
+}
+
+// decisionKey identifies the first pass of a decision: Cedar is deterministic,
+// so policies that do not read the arguments decide the same way every time.
+type decisionKey struct {
+	principal *principalEntry
+	action    string
+	resource  resourceKey
+}
+
+// firstPass returns the cached first pass for key, or nil.
+func (c *entityCache) firstPass(key decisionKey) *firstPass {
+	c.mu.RLock()
+	fp := c.passes[key]
+	c.mu.RUnlock()
+	return fp
+}
+
+// storeFirstPass caches a first pass.
+func (c *entityCache) storeFirstPass(key decisionKey, fp *firstPass) {
+	c.mu.Lock()
+	if len(c.passes) >= maxCachedEntities {
+		clear(c.passes)
+	}
+	c.passes[key] = fp
+	c.mu.Unlock()
 }
 
 // principal returns the entity of p, building and caching it on first use.
@@ -174,33 +204,94 @@ func resourceEntity(req Request, uid types.EntityUID) types.Entity {
 	}
 }
 
-// context builds the request context: the route, and the call's arguments
-// when a candidate policy mentions them.
-func (e *Engine) context(req Request, withArgs bool) types.Record {
-	if !withArgs || len(req.Arguments) == 0 {
-		key := req.Route
-		e.cache.mu.RLock()
-		rec, ok := e.cache.contexts[key]
-		e.cache.mu.RUnlock()
-		if ok {
-			return rec
+// argNeed says which call arguments policies read.
+type argNeed struct {
+	all  bool     // the whole arguments record (or argumentsTruncated)
+	keys []string // these top-level keys
+}
+
+// merge adds what another policy reads.
+func (a *argNeed) merge(b argNeed) {
+	a.all = a.all || b.all
+	if !a.all {
+		a.keys = append(a.keys, b.keys...)
+	}
+}
+
+// none reports that no argument is read.
+func (a argNeed) none() bool { return !a.all && len(a.keys) == 0 }
+
+// argumentRef matches the ways a policy (in canonical Cedar text) reads one top-level argument.
+var argumentRef = regexp.MustCompile(`context\.arguments(?:\.([A-Za-z_][A-Za-z0-9_]*)|\s+has\s+([A-Za-z_][A-Za-z0-9_]*)|\s+has\s+"([^"\\]*)"|\["([^"\\]*)"\])`)
+
+// argumentsRead returns which call arguments a policy's canonical text reads:
+// the keys named in context.arguments.k, context.arguments["k"] and
+// context.arguments has k, or all of them when "arguments" appears in any other
+// way (the whole record, argumentsTruncated, an escaped key, a string literal).
+func argumentsRead(text string) argNeed {
+	total := strings.Count(text, "arguments")
+	if total == 0 {
+		return argNeed{}
+	}
+	matches := argumentRef.FindAllStringSubmatch(text, -1)
+	if len(matches) != total {
+		return argNeed{all: true}
+	}
+	var need argNeed
+	for _, m := range matches {
+		for _, g := range m[1:] {
+			if g != "" {
+				need.keys = append(need.keys, g)
+			}
 		}
-		rec = contextRecord(req, types.NewRecord(nil), false)
-		e.cache.mu.Lock()
-		if len(e.cache.contexts) >= maxCachedEntities {
-			clear(e.cache.contexts)
-		}
-		e.cache.contexts[key] = rec
-		e.cache.mu.Unlock()
-		return rec
+	}
+	return need
+}
+
+// context builds the request context: the route, and the call arguments the
+// candidate policies read. Arguments no policy reads are not converted.
+func (e *Engine) context(req Request, need argNeed) types.Record {
+	if need.none() || len(req.Arguments) == 0 {
+		return e.routeContext(req.Route)
 	}
 	budget := MaxArgumentValues
-	v, complete := toValue(req.Arguments, MaxArgumentDepth, &budget)
-	args, ok := v.(types.Record)
-	if !ok {
-		args = types.NewRecord(nil)
+	if need.all {
+		v, complete := toValue(req.Arguments, MaxArgumentDepth, &budget)
+		args, ok := v.(types.Record)
+		if !ok {
+			args = types.NewRecord(nil)
+		}
+		return contextRecord(req, args, !complete)
 	}
-	return contextRecord(req, args, !complete)
+	rm := make(types.RecordMap, len(need.keys))
+	for _, k := range need.keys {
+		v, ok := req.Arguments[k]
+		if _, done := rm[types.String(k)]; !ok || done {
+			continue
+		}
+		if cv, _ := toValue(v, MaxArgumentDepth-1, &budget); cv != nil {
+			rm[types.String(k)] = cv
+		}
+	}
+	return contextRecord(req, types.NewRecord(rm), false)
+}
+
+// routeContext returns the cached context of a call without arguments.
+func (e *Engine) routeContext(route string) types.Record {
+	e.cache.mu.RLock()
+	rec, ok := e.cache.contexts[route]
+	e.cache.mu.RUnlock()
+	if ok {
+		return rec
+	}
+	rec = contextRecord(Request{Route: route}, types.NewRecord(nil), false)
+	e.cache.mu.Lock()
+	if len(e.cache.contexts) >= maxCachedEntities {
+		clear(e.cache.contexts)
+	}
+	e.cache.contexts[route] = rec
+	e.cache.mu.Unlock()
+	return rec
 }
 
 // contextRecord assembles the context record: route and arguments, plus
