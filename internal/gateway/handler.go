@@ -57,12 +57,33 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) 
 		return
 	}
 	rte := rt.match(listener, r.Host, p)
+	legacy := false
+	if rte == nil && strings.HasSuffix(p, legacySuffix) {
+		rte, legacy = rt.match(listener, r.Host, strings.TrimSuffix(p, legacySuffix)), true
+	}
 	if rte == nil {
 		http.NotFound(w, r)
 		return
 	}
 	c := &call{s: s, rt: rt, route: rte, req: r, start: time.Now()}
+	if legacy {
+		c.serveLegacyChecked(w, listener)
+		return
+	}
 	c.serve(w)
+}
+
+// serveLegacyChecked applies the route's Host, Origin and authentication checks to a request on
+// the legacy HTTP+SSE endpoint.
+func (c *call) serveLegacyChecked(w http.ResponseWriter, listener string) {
+	if (c.route.hostnames == nil && rebinding(c.req)) || !c.originAllowed(c.req.Header.Get("Origin")) {
+		http.Error(w, "Forbidden", http.StatusForbidden)
+		return
+	}
+	if !c.authenticate(w) {
+		return
+	}
+	c.serveLegacy(w, listener)
 }
 
 func (c *call) serve(w http.ResponseWriter) {

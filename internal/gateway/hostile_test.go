@@ -69,6 +69,8 @@ func TestHostileRequests(t *testing.T) {
 		{"trailing slash", "POST", "/mcp/", call, legacy, http.StatusBadRequest},
 		{"double slash", "POST", "//mcp", call, legacy, http.StatusBadRequest},
 		{"unknown path", "POST", "/admin", call, legacy, http.StatusNotFound},
+		{"legacy transport unknown session", "POST", "/mcp/sse?sessionid=nope", call, legacy, http.StatusNotFound},
+		{"legacy transport GET without event-stream", "GET", "/mcp/sse", "", map[string]string{"Accept": "application/json"}, http.StatusBadRequest},
 		{"method header mismatch", "POST", "/mcp", call, with(map[string]string{headerMethod: "tools/list"}), http.StatusBadRequest},
 		{"name header mismatch", "POST", "/mcp", call, with(map[string]string{headerMethod: "tools/call", headerName: "other"}), http.StatusBadRequest},
 		{"stateless without Mcp-Method", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta + `}}`, stateless, http.StatusBadRequest},

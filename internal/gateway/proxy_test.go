@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/toolmesh/toolmesh/internal/ir"
 )
@@ -91,5 +95,27 @@ func TestBackendDownIsolation(t *testing.T) {
 				t.Fatalf("tools with a backend down = %v", got)
 			}
 		})
+	}
+}
+
+func TestLegacySSEClient(t *testing.T) {
+	a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo"}})
+	b := newTestBackend(t, "beta", backendOpts{tools: []string{"echo"}})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp", a.irBackend("a_", true), b.irBackend("b_", true))}}, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "old-client", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: gw.URL + "/mcp/sse"}, nil)
+	if err != nil {
+		t.Fatalf("connect over HTTP+SSE: %v", err)
+	}
+	defer func() { _ = cs.Close() }()
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"a_echo", "b_echo"}) {
+		t.Fatalf("tools = %v", got)
+	}
+	for _, tool := range []string{"a_echo", "b_echo"} {
+		if got, err := callText(t, cs, tool, "old"); err != nil || !strings.HasSuffix(got, ":echo:old") {
+			t.Fatalf("call %s = %q, %v", tool, got, err)
+		}
 	}
 }

@@ -52,6 +52,7 @@ type Server struct {
 	lastError  atomic.Pointer[string]
 	pending    pendingRequests
 	fileHash   atomic.Pointer[[32]byte]
+	legacy     legacySessions
 }
 
 // New returns a Server with no configuration; call Apply before serving.
