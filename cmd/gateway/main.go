@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,6 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/toolmesh/toolmesh/internal/gateway"
 	"github.com/toolmesh/toolmesh/internal/ir"
@@ -33,6 +38,7 @@ type flags struct {
 	audit          string
 	reloadInterval time.Duration
 	logLevel       string
+	otlpEndpoint   string
 }
 
 func main() {
@@ -44,14 +50,17 @@ func main() {
 	flag.StringVar(&f.audit, "audit-log", "-", "where to write the JSON audit log: - for stdout, a file path, or empty to disable")
 	flag.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often the configuration file is checked for changes")
 	flag.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	flag.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "OTLP/HTTP endpoint URL for traces (e.g. http://collector:4318); tracing is off unless this or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set")
 	flag.Parse()
-	if err := run(f); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
 }
 
-func run(f flags) error {
+func run(ctx context.Context, f flags) error {
 	if f.config == "" {
 		return errors.New("--config is required")
 	}
@@ -67,12 +76,23 @@ func run(f flags) error {
 	defer closeAudit()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := gateway.New(gateway.Options{Logger: logger, Audit: audit, Registerer: reg, Version: version})
+	tp, err := tracerProvider(ctx, f.otlpEndpoint)
+	if err != nil {
+		return err
+	}
+	opts := gateway.Options{Logger: logger, Audit: audit, Registerer: reg, Version: version}
+	if tp != nil {
+		opts.TracerProvider = tp
+		defer func() {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(shutdownCtx)
+		}()
+	}
+	srv, err := gateway.New(opts)
 	if err != nil {
 		return fmt.Errorf("create gateway: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if err := srv.LoadFile(ctx, f.config); err != nil {
 		return err
 	}
@@ -160,4 +180,29 @@ func serveAll(ctx context.Context, logger *slog.Logger, handlers map[string]http
 		_ = hs.Shutdown(shutdownCtx)
 	}
 	return err
+}
+
+// tracerProvider returns an OTLP/HTTP trace pipeline when an endpoint is configured by flag or by
+// the standard OTEL_EXPORTER_OTLP_* variables, and nil otherwise.
+func tracerProvider(ctx context.Context, endpoint string) (*sdktrace.TracerProvider, error) {
+	var opts []otlptracehttp.Option
+	switch {
+	case endpoint != "":
+		u, err := url.Parse(endpoint)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("parse --otlp-endpoint %q: must be an absolute URL", endpoint)
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/v1/traces"
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u.String()))
+	case os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "":
+		return nil, nil
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create OTLP trace exporter: %w", err)
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "toolmesh-gateway"), attribute.String("service.version", version))
+	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
 }

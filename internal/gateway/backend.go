@@ -83,9 +83,7 @@ func (c *call) backendHeaders(h http.Header, bs backendSession) {
 	if bs.sessionID != "" {
 		h[headerSessionID] = []string{bs.sessionID}
 	}
-	if tp := c.req.Header.Get("Traceparent"); tp != "" {
-		h["Traceparent"] = []string{tp}
-	}
+	c.injectTrace(h)
 }
 
 func isEventStream(resp *http.Response) bool {

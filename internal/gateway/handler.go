@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // SupportedProtocolVersions are the MCP revisions the gateway speaks towards clients.
@@ -39,6 +41,7 @@ type call struct {
 	decision string
 	finished bool
 	out      *sseWriter
+	span     trace.Span
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) {
@@ -65,7 +68,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) 
 		http.NotFound(w, r)
 		return
 	}
-	c := &call{s: s, rt: rt, route: rte, req: r, start: time.Now()}
+	r, span := s.startSpan(r, rte.name)
+	if span != nil {
+		defer span.End()
+	}
+	c := &call{s: s, rt: rt, route: rte, req: r, start: time.Now(), span: span}
 	if legacy {
 		c.serveLegacyChecked(w, listener)
 		return

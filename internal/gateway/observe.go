@@ -35,6 +35,7 @@ func (c *call) finish(outcome, _ string) {
 		return
 	}
 	c.finished = true
+	c.endSpan(outcome)
 	elapsed := time.Since(c.start)
 	tool := c.tool
 	if tool != "" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/toolmesh/toolmesh/internal/ir"
 )
@@ -34,6 +35,9 @@ type Options struct {
 	Name string
 	// Version is reported as serverInfo.version of multi-backend routes.
 	Version string
+	// TracerProvider, when set, receives one server span per request; the trace context is
+	// propagated to backends. Nil disables tracing.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is the gateway data plane. It serves the routes of its current configuration and swaps
@@ -53,6 +57,7 @@ type Server struct {
 	pending    pendingRequests
 	fileHash   atomic.Pointer[[32]byte]
 	legacy     legacySessions
+	tracer     trace.Tracer
 }
 
 // New returns a Server with no configuration; call Apply before serving.
@@ -88,6 +93,9 @@ func New(opts Options) (*Server, error) {
 		client:    &http.Client{Transport: tr},
 		metrics:   m,
 		randomKey: key,
+	}
+	if opts.TracerProvider != nil {
+		s.tracer = opts.TracerProvider.Tracer("github.com/toolmesh/toolmesh/internal/gateway")
 	}
 	if opts.Audit != nil {
 		s.audit = slog.New(slog.NewJSONHandler(opts.Audit, nil))
