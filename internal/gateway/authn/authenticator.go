@@ -63,6 +63,11 @@ type ProviderConfig struct {
 	GroupsClaim string
 	// Algorithms is the signing algorithm allow-list; DefaultAlgorithms when empty.
 	Algorithms []string
+	// KeysBearerTokenFile, when set, names a file whose content is sent as a
+	// bearer token to the discovery and JWKS endpoints, read afresh at each fetch.
+	// Kubernetes API servers serve their ServiceAccount issuer keys only to
+	// authenticated callers: point it at the gateway's projected token.
+	KeysBearerTokenFile string
 }
 
 // Options tunes an Authenticator. The zero value is usable.
@@ -191,6 +196,7 @@ func newProvider(pc ProviderConfig, opts Options) (*provider, error) {
 		minInterval: opts.JWKSRefetchInterval,
 		now:         opts.Now,
 		jwksURI:     pc.JWKSURI,
+		tokenFile:   pc.KeysBearerTokenFile,
 	}
 	p := &provider{
 		issuer:    pc.Issuer,

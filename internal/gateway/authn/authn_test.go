@@ -19,6 +19,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +82,7 @@ type testIssuer struct {
 	priv          crypto.Signer
 	kid, alg      string
 	jwksHits      atomic.Int64
+	requireBearer atomic.Pointer[string] // when set, /keys demands this bearer token
 	discoveryHits atomic.Int64
 	srv           *httptest.Server
 }
@@ -95,6 +98,10 @@ func newIssuer(t testing.TB, priv crypto.Signer, kid, alg string, tlsServer bool
 		switch r.URL.Path {
 		case "/keys":
 			ti.jwksHits.Add(1)
+			if want := ti.requireBearer.Load(); want != nil && r.Header.Get("Authorization") != "Bearer "+*want {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
 		case "/.well-known/openid-configuration":
 			ti.discoveryHits.Add(1)
 		}
@@ -219,6 +226,7 @@ func TestAuthenticateHostileTokens(t *testing.T) {
 		{"wrong aud", iss.sign(t, with(c, "aud", "https://other.example.test/mcp")), authn.ReasonInvalidAudience},
 		{"wrong iss", iss.sign(t, with(c, "iss", "https://evil.example.test")), authn.ReasonUnknownIssuer},
 		{"no iss", iss.sign(t, with(c, "iss", nil)), authn.ReasonUnknownIssuer},
+		{"iss not a string", iss.sign(t, with(c, "iss", []string{iss.URL})), authn.ReasonMalformedToken},
 		{"expired beyond skew", iss.sign(t, with(c, "exp", epoch.Add(-time.Minute).Unix())), authn.ReasonExpired},
 		{"no exp", iss.sign(t, with(c, "exp", nil)), authn.ReasonInvalidClaims},
 		{"future nbf beyond skew", iss.sign(t, with(c, "nbf", epoch.Add(5*time.Minute).Unix())), authn.ReasonNotYetValid},
@@ -372,14 +380,31 @@ func TestKeyRotationIsPickedUp(t *testing.T) {
 
 func TestKubernetesServiceAccountIssuer(t *testing.T) {
 	keys(t)
-	// The API server's issuer name is not the address the keys are served from.
+	// The API server's issuer name is not the address the keys are served
+	// from, and it serves them only to authenticated callers.
+	const gatewayToken = "gateway-projected-token"
 	keysSrv := newIssuer(t, rsaKey, "sa-key", "RS256", false)
+	want := gatewayToken
+	keysSrv.requireBearer.Store(&want)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(gatewayToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	clk := newClock()
-	a := newAuthenticator(t, clk, authn.Options{}, authn.ProviderConfig{
+	pc := authn.ProviderConfig{
 		Issuer:    k8sIssuer,
 		Audiences: []string{testAudience},
 		JWKSURI:   keysSrv.URL + "/keys",
+	}
+	t.Run("without the bearer token the keys are unavailable", func(t *testing.T) {
+		a := newAuthenticator(t, clk, authn.Options{}, pc)
+		_, err := a.Authenticate(context.Background(), signWith(t, rsaKey, "sa-key", "RS256", map[string]any{"iss": k8sIssuer}))
+		if authn.ReasonOf(err) != authn.ReasonProviderUnavailable {
+			t.Fatalf("err = %v, want provider_unavailable", err)
+		}
 	})
+	pc.KeysBearerTokenFile = tokenFile
+	a := newAuthenticator(t, clk, authn.Options{}, pc)
 	claims := map[string]any{
 		"iss": k8sIssuer,
 		"aud": []string{testAudience},

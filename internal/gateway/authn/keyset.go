@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type keySet struct {
 	algs        []jose.SignatureAlgorithm
 	minInterval time.Duration
 	now         func() time.Time
+	tokenFile   string // bearer token file for the key endpoints, if any
 
 	keys atomic.Pointer[[]jose.JSONWebKey]
 
@@ -138,6 +140,13 @@ func (k *keySet) getJSON(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if k.tokenFile != "" {
+		tok, err := os.ReadFile(k.tokenFile)
+		if err != nil {
+			return fmt.Errorf("read keys bearer token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
 	resp, err := k.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", url, err)
