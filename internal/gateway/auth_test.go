@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/toolmesh/toolmesh/internal/ir"
 )
@@ -234,3 +235,45 @@ func foreignSession(t *testing.T, be *testBackend) string {
 }
 
 var _ = context.Background
+
+func TestAuthorizationAuditMode(t *testing.T) {
+	iss := newTestIssuer(t)
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "wipe"}, destructive: []string{"wipe"}})
+	r := authRoute(be)
+	r.Authorization.Mode = ir.AuthorizationAudit
+	s, gw := newTestGateway(t, &ir.Config{Authentication: iss.authentication(), Routes: []ir.Route{r}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(iss.token(t, "outsider", nil)))
+	if _, err := callText(t, cs, "wipe", "x"); err != nil {
+		t.Fatalf("Audit mode denied the call: %v", err)
+	}
+	var m dto.Metric
+	if err := s.metrics.authz.WithLabelValues("secure", "tools/call", "audit_deny").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Fatalf("audit_deny decisions = %v, want 1", got)
+	}
+}
+
+func TestInvalidPoliciesKeepLastGood(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	s, _ := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}, Options{})
+	bad := &ir.Config{APIVersion: ir.APIVersion, Listeners: []ir.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+		Authentication: ir.Authentication{Anonymous: ir.AnonymousAllow},
+		Routes:         []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}
+	bad.Routes[0].Authorization.Policies = []string{"permit(principal, action, resource"}
+	bad.SetDefaults()
+	if err := s.Apply(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "route r") {
+		t.Fatalf("Apply with a broken policy = %v, want a compile error naming the route", err)
+	}
+	sse := &ir.Config{APIVersion: ir.APIVersion, Listeners: bad.Listeners, Authentication: bad.Authentication,
+		Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}
+	sse.Routes[0].Backends[0].Transport = ir.TransportSSE
+	sse.SetDefaults()
+	if err := s.Apply(context.Background(), sse); err == nil || !strings.Contains(err.Error(), "sse backends are not supported") {
+		t.Fatalf("Apply with an sse backend = %v", err)
+	}
+	if s.Generation() != 1 {
+		t.Fatalf("generation = %d, want 1", s.Generation())
+	}
+}

@@ -68,6 +68,16 @@ func TestMultiBackendRoute(t *testing.T) {
 			if c.calls.Load() != 0 {
 				t.Error("hidden backend tool was called")
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			prompt, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "b_greet"})
+			if err != nil || prompt.Messages[0].Content.(*mcp.TextContent).Text != "hello from beta" {
+				t.Errorf("prompt b_greet = %v, %v", prompt, err)
+			}
+			res, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "test://gamma/readme"})
+			if err != nil || res.Contents[0].Text != "readme of gamma" {
+				t.Errorf("resource of gamma = %v, %v", res, err)
+			}
 		})
 	}
 }

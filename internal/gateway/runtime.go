@@ -109,6 +109,11 @@ func compileRoute(cfg *ir.Config, r *ir.Route, az authorizer) (*route, error) {
 	}
 	for i := range r.Backends {
 		bc := &r.Backends[i]
+		if bc.Transport == ir.TransportSSE {
+			// The HTTP+SSE transport ties a session to one long-lived stream held by one gateway
+			// replica, which sealed sessions cannot carry; refuse rather than misroute.
+			return nil, fmt.Errorf("routes[%s].backends[%s].transport: sse backends are not supported by this gateway yet; expose the server over streamable-http (stdio-bridge serves both)", r.Name, bc.Name)
+		}
 		u, err := url.Parse(bc.URL)
 		if err != nil {
 			return nil, fmt.Errorf("route %s backend %s: parse url: %w", r.Name, bc.Name, err)
