@@ -108,23 +108,12 @@ func compileRoute(cfg *ir.Config, r *ir.Route, az authorizer) (*route, error) {
 		rt.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
 	}
 	for i := range r.Backends {
-		bc := &r.Backends[i]
-		if bc.Transport == ir.TransportSSE {
-			// The HTTP+SSE transport ties a session to one long-lived stream held by one gateway
-			// replica, which sealed sessions cannot carry; refuse rather than misroute.
-			return nil, fmt.Errorf("routes[%s].backends[%s].transport: sse backends are not supported by this gateway yet; expose the server over streamable-http (stdio-bridge serves both)", r.Name, bc.Name)
-		}
-		u, err := url.Parse(bc.URL)
+		b, err := compileBackend(r.Name, i, &r.Backends[i])
 		if err != nil {
-			return nil, fmt.Errorf("route %s backend %s: parse url: %w", r.Name, bc.Name, err)
-		}
-		b := &backend{cfg: bc, idx: i, url: bc.URL, host: bc.Host, prefix: bc.ToolPrefix,
-			include: bc.Tools.Include, exclude: bc.Tools.Exclude}
-		if b.host == "" {
-			b.host = u.Host
+			return nil, err
 		}
 		rt.backends = append(rt.backends, b)
-		rt.byName[bc.Name] = b
+		rt.byName[b.cfg.Name] = b
 	}
 	p := &r.Policies
 	if p.RateLimit != nil {
@@ -175,4 +164,22 @@ func (r *route) timeoutFor(tool string) time.Duration {
 		return d.Duration
 	}
 	return r.cfg.Policies.Timeouts.Request.Duration
+}
+
+func compileBackend(route string, i int, bc *ir.Backend) (*backend, error) {
+	if bc.Transport == ir.TransportSSE {
+		// The HTTP+SSE transport ties a session to one long-lived stream held by one gateway
+		// replica, which sealed sessions cannot carry; refuse rather than misroute.
+		return nil, fmt.Errorf("routes[%s].backends[%s].transport: sse backends are not supported by this gateway yet; expose the server over streamable-http (stdio-bridge serves both)", route, bc.Name)
+	}
+	u, err := url.Parse(bc.URL)
+	if err != nil {
+		return nil, fmt.Errorf("route %s backend %s: parse url: %w", route, bc.Name, err)
+	}
+	b := &backend{cfg: bc, idx: i, url: bc.URL, host: bc.Host, prefix: bc.ToolPrefix,
+		include: bc.Tools.Include, exclude: bc.Tools.Exclude}
+	if b.host == "" {
+		b.host = u.Host
+	}
+	return b, nil
 }
