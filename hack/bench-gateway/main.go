@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type config struct {
 	duration   time.Duration
 	concurrent int
 	policies   int
+	cpuProfile string
 }
 
 func main() {
@@ -44,7 +46,18 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 2*time.Second, "duration per path per round at high concurrency")
 	flag.IntVar(&c.concurrent, "concurrency", 16, "concurrency of the throughput runs")
 	flag.IntVar(&c.policies, "policies", 100, "number of Cedar policies on the gateway route")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(c); err != nil {
 		log.Fatal(err)
 	}
