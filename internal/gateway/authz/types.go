@@ -81,12 +81,13 @@ type Decision struct {
 	Allowed bool
 	// Audited reports that the policies denied the request but the engine is in Audit mode.
 	Audited bool
-	// Reasons lists the ids of the policies that determined the decision: the
-	// satisfied or failing forbids of a denial, or the satisfied permits of an
-	// allowance. It is empty for a denial because no permit applies.
+	// Reasons lists ids of policies that determined the decision: satisfied or
+	// failing forbids of a denial, or satisfied permits of an allowance. It may
+	// name a sufficient subset of them (policies that could not change the outcome
+	// are not evaluated), and is empty for a denial because no permit applies.
 	Reasons []string
-	// Errors lists the ids of the policies that failed to evaluate. A forbid
-	// policy that fails to evaluate denies (fail closed).
+	// Errors lists the ids of the evaluated policies that failed to evaluate. A
+	// forbid policy that fails to evaluate denies (fail closed).
 	Errors []string
 }
 
