@@ -112,6 +112,46 @@ if out=$(inspect --method tools/list 2>&1); then
 else
 	echo "inspector: no token refused ok"
 fi
+# 3. Two gateway processes sharing a session key: one session, alternating between them.
+head -c 32 /dev/urandom | base64 >"$WORK/session.key"
+PAIR_A=$(port)
+PAIR_B=$(port)
+for p in "$PAIR_A" "$PAIR_B"; do
+	cat >"$WORK/pair-$p.yaml" <<YAML
+apiVersion: toolmesh.io/gateway-config/v1alpha1
+listeners: [{name: http, address: "127.0.0.1:$p"}]
+authentication: {anonymous: Allow}
+session: {keyFile: "$WORK/session.key"}
+routes:
+- name: everything
+  path: /mcp
+  backends: [{name: everything, url: "http://127.0.0.1:$BACKEND_PORT/mcp", sessionMode: Stateful}]
+YAML
+	"$ROOT/bin/gateway" --config "$WORK/pair-$p.yaml" --admin-listen "" --metrics-listen "" --audit-log "" >"$WORK/pair-$p.log" 2>&1 &
+	PIDS+=($!)
+done
+rpc() { # port, session, body
+	curl -s -D "$WORK/headers" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		${2:+-H "Mcp-Session-Id: $2"} ${2:+-H "Mcp-Protocol-Version: 2025-11-25"} \
+		--data "$3" "http://127.0.0.1:$1/mcp"
+}
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PAIR_B/mcp" && curl -s -o /dev/null "http://127.0.0.1:$PAIR_A/mcp" && break; sleep 0.1; done
+rpc "$PAIR_A" "" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"pair","version":"1"}}}' >/dev/null
+SID=$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+rpc "$PAIR_B" "$SID" '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+pair_ok=1
+for i in 1 2 3 4; do
+	p=$([ $((i % 2)) -eq 0 ] && echo "$PAIR_A" || echo "$PAIR_B")
+	out=$(rpc "$p" "$SID" "{\"jsonrpc\":\"2.0\",\"id\":$((i + 1)),\"method\":\"tools/call\",\"params\":{\"name\":\"test_simple_text\",\"arguments\":{}}}")
+	grep -q 'simple text response' <<<"$out" || pair_ok=0
+done
+if [ -n "$SID" ] && [ "$pair_ok" -eq 1 ]; then
+	echo "sessions: one session served alternately by two gateway processes ok"
+else
+	echo "FAIL: a session did not work across two gateway processes (session ${SID:+set}${SID:-missing})" >&2
+	status=1
+fi
+
 if [ "$status" -ne 0 ]; then
 	echo "--- gateway log" >&2
 	tail -20 "$WORK/gateway.log" >&2
