@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/toolmesh/toolmesh/internal/gateway/authn"
 )
@@ -159,6 +160,42 @@ func handMade(t testing.TB, header, claims map[string]any, sign func(input []byt
 	return input + "." + base64.RawURLEncoding.EncodeToString(sign([]byte(input)))
 }
 
+// embeddedJWK signs claims with priv and carries priv's public key in the
+// token's own "jwk" header, which a verifier must never trust.
+func embeddedJWK(t testing.TB, priv *rsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: priv},
+		&jose.SignerOptions{EmbedJWK: true, ExtraHeaders: map[jose.HeaderKey]any{"kid": kid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(decodeHeader(t, out), `"jwk"`) {
+		t.Fatal("token has no embedded jwk")
+	}
+	return out
+}
+
+func decodeHeader(t testing.TB, token string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func newAuthenticator(t testing.TB, clk *fakeClock, opts authn.Options, providers ...authn.ProviderConfig) *authn.Authenticator {
 	t.Helper()
 	opts.Now = clk.Now
@@ -236,6 +273,7 @@ func TestAuthenticateHostileTokens(t *testing.T) {
 		{"right kid, foreign key", signWith(t, otherRSAKey, "rsa-1", "RS256", c), authn.ReasonInvalidSignature},
 		{"tampered payload", tamperedPayload, authn.ReasonInvalidSignature},
 		{"ES256 header on an RSA key", signWith(t, ecKey, "rsa-1", "ES256", c), authn.ReasonUnsupportedAlgorithm},
+		{"attacker key embedded as jwk header", embeddedJWK(t, otherRSAKey, "rsa-1", c), authn.ReasonInvalidSignature},
 	}
 	clk := newClock()
 	a := newAuthenticator(t, clk, authn.Options{}, provider(iss))
