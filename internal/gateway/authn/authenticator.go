@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -201,8 +202,8 @@ func newProvider(pc ProviderConfig, opts Options) (*provider, error) {
 	p := &provider{
 		issuer:    pc.Issuer,
 		audiences: slices.Clone(pc.Audiences),
-		userClaim: cmpOr(pc.UsernameClaim, DefaultUsernameClaim),
-		grpClaim:  cmpOr(pc.GroupsClaim, DefaultGroupsClaim),
+		userClaim: cmp.Or(pc.UsernameClaim, DefaultUsernameClaim),
+		grpClaim:  cmp.Or(pc.GroupsClaim, DefaultGroupsClaim),
 		algs:      slices.Clone(algs),
 		keys:      ks,
 	}
@@ -214,14 +215,6 @@ func newProvider(pc ProviderConfig, opts Options) (*provider, error) {
 		SkipExpiryCheck:   true,
 	})
 	return p, nil
-}
-
-// cmpOr returns a unless it is empty, else b.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // validateURL requires an absolute http(s) URL with a host.
