@@ -49,6 +49,7 @@ func (c *call) callTool(w http.ResponseWriter) {
 		if !c.confirm(w, sse, p.Name) {
 			return
 		}
+		c.out = nil
 	}
 	body := c.body
 	if e.name != p.Name {

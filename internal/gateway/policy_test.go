@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,11 +200,15 @@ func TestDestructiveConfirmation(t *testing.T) {
 		{"client cannot elicit", "2025-11-25", nil, "wipe", CodeConfirmationDenied},
 		{"listed by name", "2025-11-25", decline, "listed", CodeConfirmationDenied},
 		{"not destructive", "2025-11-25", nil, "echo", 0},
+		{"accepted 2026-07-28", "", accept, "wipe", 0},
+		{"declined 2026-07-28", "", decline, "wipe", CodeConfirmationDenied},
+		{"client cannot elicit 2026-07-28", "", nil, "wipe", CodeConfirmationDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "wipe", "listed"}, destructive: []string{"wipe"}})
-			r := mkRoute("confirm", "/mcp", be.irBackend("", true))
+			stateless := tt.version == ""
+			be := newTestBackend(t, "one", backendOpts{stateless: stateless, tools: []string{"echo", "wipe", "listed"}, destructive: []string{"wipe"}})
+			r := mkRoute("confirm", "/mcp", be.irBackend("", !stateless))
 			r.Policies.Confirmation = &ir.Confirmation{Destructive: true, Tools: []string{"listed"}}
 			_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
 			var opts *mcp.ClientOptions
@@ -211,6 +216,9 @@ func TestDestructiveConfirmation(t *testing.T) {
 				opts = &mcp.ClientOptions{ElicitationHandler: tt.handler}
 			}
 			cs := connect(t, gw.URL+"/mcp", tt.version, opts, nil)
+			if v := cs.InitializeResult().ProtocolVersion; stateless && v != "2026-07-28" {
+				t.Fatalf("negotiated %q, want 2026-07-28", v)
+			}
 			_, err := callText(t, cs, tt.tool, "x")
 			if got := rpcCode(err); got != tt.want {
 				t.Fatalf("code = %d (%v), want %d", got, err, tt.want)
@@ -220,4 +228,56 @@ func TestDestructiveConfirmation(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStatelessConfirmationStateIsBound(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{stateless: true, tools: []string{"wipe"}, destructive: []string{"wipe"}})
+	r := mkRoute("confirm", "/mcp", be.irBackend("", false))
+	r.Policies.Confirmation = &ir.Confirmation{Destructive: true}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}`
+	hdr := map[string]string{headerProtocolVersion: "2026-07-28", headerMethod: "tools/call", headerName: "wipe"}
+	call := func(args, extra string) string {
+		_, body := rawPost(t, gw.URL+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wipe","arguments":`+args+`,`+meta+extra+`}}`, hdr)
+		return body
+	}
+	first := call(`{"text":"a"}`, "")
+	var res struct {
+		Result struct {
+			ResultType   string `json:"resultType"`
+			RequestState string `json:"requestState"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(rpcPayload(first)), &res); err != nil || res.Result.ResultType != "input_required" {
+		t.Fatalf("first call = %s", first)
+	}
+	accept := `,"inputResponses":{"toolmesh.io/confirm":{"action":"accept","content":{"confirm":true}}},"requestState":`
+	tests := []struct {
+		name, args, state string
+		wantCalled        bool
+	}{
+		{"other arguments", `{"text":"b"}`, res.Result.RequestState, false},
+		{"forged state", `{"text":"a"}`, "forged", false},
+		{"the confirmed call", `{"text":"a"}`, res.Result.RequestState, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := be.calls.Load()
+			body := call(tt.args, accept+`"`+tt.state+`"`)
+			if called := be.calls.Load() > before; called != tt.wantCalled {
+				t.Fatalf("backend called = %v, want %v (%s)", called, tt.wantCalled, body)
+			}
+			if !tt.wantCalled && !strings.Contains(body, fmt.Sprint(CodeConfirmationDenied)) {
+				t.Fatalf("body = %s, want code %d", body, CodeConfirmationDenied)
+			}
+		})
+	}
+}
+
+// rpcPayload returns the JSON-RPC message of a response body, with any event-stream framing removed.
+func rpcPayload(body string) string {
+	if _, data, ok := strings.Cut(body, "data: "); ok {
+		return strings.TrimSpace(data)
+	}
+	return strings.TrimSpace(body)
 }
