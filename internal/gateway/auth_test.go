@@ -277,3 +277,45 @@ func TestInvalidPoliciesKeepLastGood(t *testing.T) {
 		t.Fatalf("generation = %d, want 1", s.Generation())
 	}
 }
+
+func TestSessionExpiryAndDelete(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	open := func(t *testing.T, url string) string {
+		resp, _ := rawPost(t, url, init, nil)
+		sid := resp.Header.Get(headerSessionID)
+		rawPost(t, url, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, map[string]string{headerSessionID: sid, headerProtocolVersion: "2025-11-25"})
+		return sid
+	}
+	status := func(t *testing.T, url, sid string) int {
+		resp, _ := rawPost(t, url, list, map[string]string{headerSessionID: sid, headerProtocolVersion: "2025-11-25"})
+		return resp.StatusCode
+	}
+	t.Run("expired", func(t *testing.T) {
+		cfg := &ir.Config{Session: ir.Session{TTL: ir.Duration{Duration: time.Nanosecond}}, Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}
+		_, gw := newTestGateway(t, cfg, Options{})
+		sid := open(t, gw.URL+"/mcp")
+		eventually(t, 5*time.Second, func() bool { return status(t, gw.URL+"/mcp", sid) == http.StatusNotFound }, "the session to expire")
+	})
+	t.Run("deleted", func(t *testing.T) {
+		_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}, Options{})
+		sid := open(t, gw.URL+"/mcp")
+		if got := status(t, gw.URL+"/mcp", sid); got != http.StatusOK {
+			t.Fatalf("live session: status %d", got)
+		}
+		req, _ := http.NewRequest(http.MethodDelete, gw.URL+"/mcp", nil)
+		req.Header.Set(headerSessionID, sid)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE: status %d", resp.StatusCode)
+		}
+		if got := status(t, gw.URL+"/mcp", sid); got != http.StatusNotFound {
+			t.Fatalf("after DELETE: status %d, want 404 (the backend session is gone)", got)
+		}
+	})
+}

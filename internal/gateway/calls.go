@@ -30,7 +30,7 @@ func (c *call) callTool(w http.ResponseWriter) {
 			c.fail(w, CodeInvalidParams, fmt.Sprintf("unknown tool %q", p.Name), nil, "unknown_tool")
 			return
 		}
-		c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
+		c.failBackend(w, err)
 		return
 	}
 	if !c.admit(w, p.Name) {
@@ -92,7 +92,7 @@ func (c *call) getPrompt(w http.ResponseWriter) {
 			c.fail(w, CodeInvalidParams, fmt.Sprintf("unknown prompt %q", name), nil, "unknown_prompt")
 			return
 		}
-		c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
+		c.failBackend(w, err)
 		return
 	}
 	if !c.admit(w, "prompt:"+name) {
@@ -127,7 +127,7 @@ func (c *call) resource(w http.ResponseWriter) {
 	if len(c.route.backends) > 1 {
 		found, err := c.lookup("resources/list", uri)
 		if err != nil && !errors.Is(err, errNotFound) {
-			c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
+			c.failBackend(w, err)
 			return
 		}
 		if err == nil {

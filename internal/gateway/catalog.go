@@ -106,7 +106,7 @@ func (c *call) list(w http.ResponseWriter) {
 	defer cancel()
 	cat, extra, err := c.refresh(ctx, c.msg.Method)
 	if err != nil {
-		c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
+		c.failBackend(w, err)
 		return
 	}
 	spec := listSpecs[c.msg.Method]
@@ -162,6 +162,9 @@ func (c *call) refresh(ctx context.Context, method string) (*catalog, map[string
 	)
 	for i, b := range c.route.backends {
 		p := pages[i]
+		if errors.Is(p.err, errSessionGone) {
+			return nil, nil, p.err
+		}
 		if p.err != nil {
 			c.s.log.Info("Backend failed to list", "route", c.route.name, "backend", b.cfg.Name, "method", method, "error", p.err)
 			firstErr = cmpErr(firstErr, p.err)

@@ -60,6 +60,20 @@ func (c *call) writeResult(w http.ResponseWriter, result json.RawMessage) {
 	c.finish("ok", "")
 }
 
+// errSessionGone means a backend no longer knows the session: the client must initialize again.
+var errSessionGone = errors.New("backend session expired")
+
+// failBackend answers a call whose backends could not serve it: 404 when a backend session is
+// gone (so the client initializes again, as the spec asks), code -32013 otherwise.
+func (c *call) failBackend(w http.ResponseWriter, err error) {
+	if errors.Is(err, errSessionGone) {
+		http.Error(w, "Not Found: backend session expired", http.StatusNotFound)
+		c.finish("session_expired", "")
+		return
+	}
+	c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
+}
+
 // fail answers the call with a JSON-RPC error (HTTP 200, or an event when a stream is open) and
 // records the outcome.
 func (c *call) fail(w http.ResponseWriter, code int64, msg string, data any, outcome string) {
@@ -87,6 +101,10 @@ func (c *call) exchange(ctx context.Context, b *backend, bs backendSession, body
 		return result{b: b, err: err}
 	}
 	sid := resp.Header.Get(headerSessionID)
+	if resp.StatusCode == http.StatusNotFound && bs.sessionID != "" {
+		_ = resp.Body.Close()
+		return result{b: b, err: fmt.Errorf("backend %s: %w", b.cfg.Name, errSessionGone)}
+	}
 	m, err := readFinal(resp, c.msg.ID, c.onBackendNote)
 	if err == nil && m == nil {
 		err = errors.New("backend accepted a request without answering it")
