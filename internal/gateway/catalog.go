@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -120,9 +123,45 @@ func (c *call) list(w http.ResponseWriter) {
 	if extra == nil {
 		extra = map[string]json.RawMessage{}
 	}
+	items, next, ok := page(items, c.msg.Params)
+	if !ok {
+		c.fail(w, CodeInvalidParams, "invalid cursor", nil, "invalid_params")
+		return
+	}
+	if next != "" {
+		extra["nextCursor"], _ = json.Marshal(next)
+	}
 	extra[spec.key], _ = json.Marshal(items)
 	b, _ := json.Marshal(extra)
 	c.writeResult(w, b)
+}
+
+// listPageSize is the number of items per page of a merged list.
+var listPageSize = 500
+
+// page cuts the merged items at the client's cursor (an opaque offset) and returns the cursor of
+// the next page, if any.
+func page(items []json.RawMessage, params json.RawMessage) ([]json.RawMessage, string, bool) {
+	var p struct {
+		Cursor string `json:"cursor"`
+	}
+	_ = json.Unmarshal(params, &p)
+	start := 0
+	if p.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+		if err != nil || !strings.HasPrefix(string(b), "tm:") {
+			return nil, "", false
+		}
+		if start, err = strconv.Atoi(string(b[3:])); err != nil || start < 0 || start > len(items) {
+			return nil, "", false
+		}
+	}
+	end := min(start+listPageSize, len(items))
+	next := ""
+	if end < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("tm:" + strconv.Itoa(end)))
+	}
+	return items[start:end], next, true
 }
 
 func (c *call) resourceFor(kind, exposed string, e entry) resourceRef {

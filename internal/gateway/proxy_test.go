@@ -129,3 +129,36 @@ func TestLegacySSEClient(t *testing.T) {
 		}
 	}
 }
+
+func TestMergedListPagination(t *testing.T) {
+	defer func(n int) { listPageSize = n }(listPageSize)
+	listPageSize = 2
+	a := newTestBackend(t, "alpha", backendOpts{tools: []string{"one", "two", "three"}})
+	b := newTestBackend(t, "beta", backendOpts{tools: []string{"four", "five"}})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("multi", "/mcp", a.irBackend("a_", true), b.irBackend("b_", true))}}, Options{})
+	for _, v := range protocolVersions {
+		t.Run("version="+v, func(t *testing.T) {
+			cs := connect(t, gw.URL+"/mcp", v, nil, nil)
+			var names []string
+			pages := 0
+			cursor := ""
+			for {
+				res, err := cs.ListTools(context.Background(), &mcp.ListToolsParams{Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				for _, tl := range res.Tools {
+					names = append(names, tl.Name)
+				}
+				if cursor = res.NextCursor; cursor == "" {
+					break
+				}
+			}
+			slices.Sort(names)
+			if want := []string{"a_one", "a_three", "a_two", "b_five", "b_four"}; !slices.Equal(names, want) || pages != 3 {
+				t.Fatalf("%d pages of %v, want 3 pages of %v", pages, names, want)
+			}
+		})
+	}
+}
