@@ -266,13 +266,6 @@ func TestInvalidPoliciesKeepLastGood(t *testing.T) {
 	if err := s.Apply(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "route r") {
 		t.Fatalf("Apply with a broken policy = %v, want a compile error naming the route", err)
 	}
-	sse := &ir.Config{APIVersion: ir.APIVersion, Listeners: bad.Listeners, Authentication: bad.Authentication,
-		Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}
-	sse.Routes[0].Backends[0].Transport = ir.TransportSSE
-	sse.SetDefaults()
-	if err := s.Apply(context.Background(), sse); err == nil || !strings.Contains(err.Error(), "sse backends are not supported") {
-		t.Fatalf("Apply with an sse backend = %v", err)
-	}
 	if s.Generation() != 1 {
 		t.Fatalf("generation = %d, want 1", s.Generation())
 	}

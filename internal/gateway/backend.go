@@ -44,7 +44,7 @@ func (c *call) send(ctx context.Context, b *backend, bs backendSession, body []b
 	if endpoint == "" {
 		endpoint = b.url
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(backendContext(ctx, b), http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build backend request: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -260,9 +261,10 @@ func (c *call) discover(w http.ResponseWriter) {
 	var versions []string
 	caps := map[string]any{}
 	var instructions []string
-	n := 0
+	n, failed := 0, false
 	for _, r := range results {
 		if r.err != nil || r.msg.Error != nil {
+			failed = true
 			continue
 		}
 		var res struct {
@@ -287,6 +289,11 @@ func (c *call) discover(w http.ResponseWriter) {
 	if n == 0 {
 		c.fail(w, CodeBackendUnavailable, "no backend of the route answered server/discover", nil, "backend_unavailable")
 		return
+	}
+	if failed {
+		// A backend without the stateless revision (or unreachable now) can only be served in a
+		// session: offer the session revisions so the client falls back to initialize.
+		versions = slices.DeleteFunc(versions, func(v string) bool { return v >= stateless })
 	}
 	out := map[string]any{"supportedVersions": versions, "capabilities": caps,
 		"_meta": map[string]any{"io.modelcontextprotocol/serverInfo": map[string]string{"name": c.s.opts.Name + "/" + c.route.name, "version": c.s.opts.Version}}}

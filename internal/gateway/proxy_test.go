@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -158,6 +160,31 @@ func TestMergedListPagination(t *testing.T) {
 			slices.Sort(names)
 			if want := []string{"a_one", "a_three", "a_two", "b_five", "b_four"}; !slices.Equal(names, want) || pages != 3 {
 				t.Fatalf("%d pages of %v, want 3 pages of %v", pages, names, want)
+			}
+		})
+	}
+}
+
+func TestSSEBackend(t *testing.T) {
+	old := mcp.NewServer(&mcp.Implementation{Name: "old", Version: "1"}, nil)
+	mcp.AddTool(old, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "old:echo:" + in.Text}}}, nil, nil
+	})
+	oldSrv := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return old }, nil))
+	defer oldSrv.Close()
+	modern := newTestBackend(t, "modern", backendOpts{stateless: true, tools: []string{"echo"}})
+	sse := ir.Backend{Name: "old", URL: oldSrv.URL, Transport: ir.TransportSSE, ToolPrefix: "old_"}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("mixed", "/mcp", sse, modern.irBackend("new_", false))}}, Options{})
+	for _, v := range protocolVersions {
+		t.Run("version="+v, func(t *testing.T) {
+			cs := connect(t, gw.URL+"/mcp", v, nil, nil)
+			if got := toolNames(t, cs); !slices.Equal(got, []string{"old_echo", "new_echo"}) {
+				t.Fatalf("tools = %v", got)
+			}
+			for tool, want := range map[string]string{"old_echo": "old:echo:x", "new_echo": "modern:echo:x"} {
+				if got, err := callText(t, cs, tool, "x"); err != nil || got != want {
+					t.Fatalf("call %s = %q, %v", tool, got, err)
+				}
 			}
 		})
 	}

@@ -167,11 +167,6 @@ func (r *route) timeoutFor(tool string) time.Duration {
 }
 
 func compileBackend(route string, i int, bc *ir.Backend) (*backend, error) {
-	if bc.Transport == ir.TransportSSE {
-		// The HTTP+SSE transport ties a session to one long-lived stream held by one gateway
-		// replica, which sealed sessions cannot carry; refuse rather than misroute.
-		return nil, fmt.Errorf("routes[%s].backends[%s].transport: sse backends are not supported by this gateway yet; expose the server over streamable-http (stdio-bridge serves both)", route, bc.Name)
-	}
 	u, err := url.Parse(bc.URL)
 	if err != nil {
 		return nil, fmt.Errorf("route %s backend %s: parse url: %w", route, bc.Name, err)

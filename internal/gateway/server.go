@@ -90,7 +90,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
-		client:    &http.Client{Transport: tr},
+		client:    &http.Client{Transport: newSSETransport(tr)},
 		metrics:   m,
 		randomKey: key,
 	}

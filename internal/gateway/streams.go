@@ -87,7 +87,7 @@ func (c *call) serveGet(w http.ResponseWriter) {
 		if !ok || bs.sessionID == "" {
 			continue
 		}
-		req, err := http.NewRequestWithContext(c.req.Context(), http.MethodGet, bs.endpoint, nil)
+		req, err := http.NewRequestWithContext(backendContext(c.req.Context(), b), http.MethodGet, bs.endpoint, nil)
 		if err != nil {
 			continue
 		}
@@ -190,7 +190,7 @@ func (c *call) listen(w http.ResponseWriter) {
 	reqs := map[*backend]*http.Request{}
 	for _, b := range c.route.backends {
 		bs, _ := c.backendSession(b)
-		req, err := http.NewRequestWithContext(c.req.Context(), http.MethodPost, bs.endpoint, bytesReader(c.body))
+		req, err := http.NewRequestWithContext(backendContext(c.req.Context(), b), http.MethodPost, bs.endpoint, bytesReader(c.body))
 		if err != nil {
 			continue
 		}
@@ -225,7 +225,7 @@ func (c *call) serveDelete(w http.ResponseWriter) {
 			continue
 		}
 		wg.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodDelete, bs.endpoint, nil)
+			req, err := http.NewRequestWithContext(backendContext(ctx, b), http.MethodDelete, bs.endpoint, nil)
 			if err != nil {
 				return
 			}
