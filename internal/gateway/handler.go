@@ -190,6 +190,7 @@ func (c *call) authenticate(w http.ResponseWriter) bool {
 			status, code, desc = af.HTTPStatus(), af.Code(), af.Description()
 		}
 		c.s.metrics.authn.WithLabelValues(c.route.name, reasonLabel(err)).Inc()
+		c.auditRejection("unauthenticated: " + reasonLabel(err))
 		c.unauthorized(w, status, code, desc)
 		return false
 	}
@@ -279,6 +280,7 @@ func (c *call) servePost(w http.ResponseWriter) {
 func (c *call) reject(w http.ResponseWriter, status int, id json.RawMessage, code int64, msg, reason string) {
 	c.s.metrics.rejected.WithLabelValues(c.route.name, reason).Inc()
 	writeRPCError(w, status, id, code, msg, nil)
+	c.auditRejection(reason)
 }
 
 func acceptsSSE(r *http.Request) bool {

@@ -101,7 +101,12 @@ func TestMetricsAndAudit(t *testing.T) {
 			t.Errorf("audit %s = %v, want %v (line %v)", k, line[k], v, line)
 		}
 	}
-	if strings.Contains(audit.String(), tok) || strings.Contains(audit.String(), "top-secret-argument") {
+	bad := iss.token(t, "alice", nil) + "x"
+	resp, _ := rawPost(t, gw.URL+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{"Authorization": "Bearer " + bad})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(audit.String(), `"reason":"unauthenticated: invalid_signature"`) {
+		t.Fatalf("rejected token: status %d, audit %s", resp.StatusCode, audit.String())
+	}
+	if strings.Contains(audit.String(), tok) || strings.Contains(audit.String(), bad) || strings.Contains(audit.String(), "top-secret-argument") {
 		t.Fatal("the audit log contains the token or an argument value")
 	}
 }

@@ -65,6 +65,25 @@ func (c *call) finish(outcome, _ string) {
 	c.s.audit.LogAttrs(context.Background(), slog.LevelInfo, "call", attrs...)
 }
 
+// auditRejection writes the audit line of a request refused before dispatch.
+func (c *call) auditRejection(reason string) {
+	if c.s.audit == nil {
+		return
+	}
+	principal, method := "", ""
+	if c.caller != nil {
+		principal = c.caller.key
+	}
+	if c.msg != nil {
+		method = c.msg.Method
+	}
+	c.s.audit.LogAttrs(context.Background(), slog.LevelInfo, "call",
+		slog.String("principal", principal), slog.String("route", c.route.name), slog.String("method", method),
+		slog.String("outcome", "rejected"), slog.String("reason", reason),
+		slog.Float64("latency_ms", float64(time.Since(c.start).Microseconds())/1000),
+		slog.Int64("config_generation", c.rt.generation))
+}
+
 func knownName(cat *catalog, name string) bool {
 	_, ok := cat.items["tools/list"][name]
 	return ok
