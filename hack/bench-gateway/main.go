@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -37,6 +38,7 @@ type config struct {
 	concurrent int
 	policies   int
 	cpuProfile string
+	memProfile string
 }
 
 func main() {
@@ -47,7 +49,21 @@ func main() {
 	flag.IntVar(&c.concurrent, "concurrency", 16, "concurrency of the throughput runs")
 	flag.IntVar(&c.policies, "policies", 100, "number of Cedar policies on the gateway route")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file")
 	flag.Parse()
+	if c.memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			f, err := os.Create(c.memProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer func() { _ = f.Close() }()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		}()
+	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {

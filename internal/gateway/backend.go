@@ -120,6 +120,7 @@ func readFinal(resp *http.Response, id json.RawMessage, onNote func(*message)) (
 // readFinalEvent reads an event stream until the response with the given id.
 func readFinalEvent(body io.Reader, id json.RawMessage, onNote func(*message)) (*message, error) {
 	sr := newSSEReader(body, maxBackendMessage)
+	defer sr.release()
 	for {
 		ev, err := sr.next()
 		if errors.Is(err, io.EOF) {

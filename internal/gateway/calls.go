@@ -222,6 +222,7 @@ func (c *call) deliver(w http.ResponseWriter, sse *sseWriter, data []byte, outco
 
 func (c *call) relayStream(w http.ResponseWriter, sse *sseWriter, ctx context.Context, b *backend, bs backendSession, resp *http.Response) {
 	sr := newSSEReader(resp.Body, maxBackendMessage)
+	defer sr.release()
 	for {
 		ev, err := sr.next()
 		if err != nil {

@@ -234,10 +234,12 @@ func (w *captureWriter) drainEvents() {
 			return
 		}
 		block := append([]byte(nil), w.buf.Next(i+2)...)
-		ev, err := newSSEReader(bytes.NewReader(block), maxBackendMessage).next()
+		sr := newSSEReader(bytes.NewReader(block), maxBackendMessage)
+		ev, err := sr.next()
 		if err == nil && len(ev.data) > 0 {
 			w.push(ev.data)
 		}
+		sr.release()
 	}
 }
 

@@ -189,3 +189,13 @@ func TestSSEBackend(t *testing.T) {
 		})
 	}
 }
+
+func TestLargeMessages(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("big", "/mcp", be.irBackend("", true))}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	big := strings.Repeat("0123456789", 30000)
+	if got, err := callText(t, cs, "echo", big); err != nil || got != "one:echo:"+big {
+		t.Fatalf("300 kB round trip: %d bytes, %v", len(got), err)
+	}
+}

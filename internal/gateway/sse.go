@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // sseEvent is one server-sent event.
@@ -18,12 +19,42 @@ type sseEvent struct {
 
 // sseReader reads server-sent events from a stream.
 type sseReader struct {
-	r   *bufio.Reader
-	max int
+	r    *bufio.Reader
+	max  int
+	line []byte
 }
 
+// readers recycles the buffers of event-stream readers: one is needed per relayed call.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
 func newSSEReader(r io.Reader, maxEvent int) *sseReader {
-	return &sseReader{r: bufio.NewReaderSize(r, 16<<10), max: maxEvent}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &sseReader{r: br, max: maxEvent}
+}
+
+// release returns the reader's buffer; the reader must not be used afterwards.
+func (s *sseReader) release() {
+	s.r.Reset(nil)
+	readers.Put(s.r)
+	s.r = nil
+}
+
+// readLine returns the next line, however long, up to the event size limit.
+func (s *sseReader) readLine() ([]byte, error) {
+	line, err := s.r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	s.line = append(s.line[:0], line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(s.line) > s.max {
+			return nil, fmt.Errorf("server-sent event exceeds %d bytes", s.max)
+		}
+		line, err = s.r.ReadSlice('\n')
+		s.line = append(s.line, line...)
+	}
+	return s.line, err
 }
 
 // next returns the next event with data, or io.EOF at the end of the stream.
@@ -32,10 +63,7 @@ func (s *sseReader) next() (*sseEvent, error) {
 	var data bytes.Buffer
 	hasData := false
 	for {
-		line, err := s.r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, errors.New("server-sent event line too long")
-		}
+		line, err := s.readLine()
 		if err != nil && len(line) == 0 {
 			if errors.Is(err, io.EOF) && hasData {
 				ev.data = data.Bytes()

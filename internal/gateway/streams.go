@@ -125,6 +125,7 @@ func (c *call) mergeStreams(w http.ResponseWriter, reqs map[*backend]*http.Reque
 				return
 			}
 			sr := newSSEReader(resp.Body, maxBackendMessage)
+			defer sr.release()
 			for {
 				ev, err := sr.next()
 				if err != nil {
