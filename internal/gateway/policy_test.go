@@ -67,6 +67,29 @@ func TestRateLimitPerPrincipalAndTool(t *testing.T) {
 	}
 }
 
+func TestRateLimitSurvivesReload(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	mk := func(revision string) *ir.Config {
+		r := mkRoute("limited", "/mcp", be.irBackend("", true))
+		r.Policies.RateLimit = &ir.RateLimit{Requests: 1, Interval: ir.Duration{Duration: time.Hour}}
+		c := &ir.Config{APIVersion: ir.APIVersion, Revision: revision, Listeners: []ir.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+			Authentication: ir.Authentication{Anonymous: ir.AnonymousAllow}, Routes: []ir.Route{r}}
+		c.SetDefaults()
+		return c
+	}
+	s, gw := newTestGateway(t, mk("one"), Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	if _, err := callText(t, cs, "echo", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(context.Background(), mk("two")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callText(t, cs, "echo", "x"); rpcCode(err) != CodeRateLimited {
+		t.Fatalf("after a reload with the same limit: %v, want code %d", err, CodeRateLimited)
+	}
+}
+
 func TestRateLimiterBoundedMemory(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := newRateLimiter(&ir.RateLimit{Requests: 1, MaxKeys: 64, IdleTimeout: ir.Duration{Duration: time.Minute}})

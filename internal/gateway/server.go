@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,13 +131,13 @@ func (s *Server) Apply(ctx context.Context, cfg *ir.Config) error {
 	}
 	s.generation++
 	rt.generation = s.generation
-	old := s.current.Swap(rt)
+	if old := s.current.Load(); old != nil {
+		inherit(old, rt)
+	}
+	s.current.Store(rt)
 	s.lastError.Store(nil)
 	s.metrics.reloads.WithLabelValues("success").Inc()
 	s.metrics.generation.Set(float64(rt.generation))
-	if old != nil {
-		s.carryCatalogs(old, rt)
-	}
 	s.log.Info("Applied gateway configuration", "generation", rt.generation, "revision", cfg.Revision, "routes", len(rt.routes))
 	return nil
 }
@@ -196,14 +197,25 @@ func (s *Server) compile(ctx context.Context, cfg *ir.Config) (*runtime, error) 
 	return rt, nil
 }
 
-// carryCatalogs keeps the discovered tool catalogs of routes whose backends did not change.
-func (s *Server) carryCatalogs(old, cur *runtime) {
+// inherit carries state that must survive a reload from the routes of the old runtime to the
+// routes of the same name in the new one, before the new one is published: the discovered
+// catalog when the backends did not change, and the rate-limit buckets and the concurrency
+// semaphore when their limits did not change (so a reload neither resets limits nor lets calls
+// exceed a cap).
+func inherit(old, cur *runtime) {
 	for _, r := range cur.routes {
 		for _, o := range old.routes {
-			if o.name == r.name && sameBackends(o.cfg.Backends, r.cfg.Backends) {
-				if c := o.catalog.Load(); c != nil {
-					r.catalog.Store(c)
-				}
+			if o.name != r.name {
+				continue
+			}
+			if c := o.catalog.Load(); c != nil && sameBackends(o.cfg.Backends, r.cfg.Backends) {
+				r.catalog.Store(c)
+			}
+			if o.limiter != nil && r.limiter != nil && reflect.DeepEqual(o.cfg.Policies.RateLimit, r.cfg.Policies.RateLimit) {
+				r.limiter = o.limiter
+			}
+			if o.sem != nil && r.sem != nil && cap(o.sem) == cap(r.sem) {
+				r.sem = o.sem
 			}
 		}
 	}
