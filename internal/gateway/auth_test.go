@@ -234,8 +234,6 @@ func foreignSession(t *testing.T, be *testBackend) string {
 	return resp.Header.Get(headerSessionID)
 }
 
-var _ = context.Background
-
 func TestAuthorizationAuditMode(t *testing.T) {
 	iss := newTestIssuer(t)
 	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "wipe"}, destructive: []string{"wipe"}})

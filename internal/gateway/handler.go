@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -404,5 +403,3 @@ func rewriteParamsName(m *message, field, value string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-var _ = bytes.Equal

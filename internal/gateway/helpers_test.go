@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -236,5 +235,3 @@ func eventually(t *testing.T, d time.Duration, cond func() bool, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
-
-var _ = json.Marshal

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -162,5 +161,3 @@ func (s *Server) Conflicts() []Conflict {
 	}
 	return out
 }
-
-var _ = json.Marshal

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,5 +143,3 @@ func (a *aeadSealer) open(token, principal string) (*sessionState, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
-var _ = errors.New
