@@ -257,6 +257,10 @@ func (c *call) servePost(w http.ResponseWriter) {
 		c.reject(w, http.StatusBadRequest, nil, code, err.Error(), "invalid_jsonrpc")
 		return
 	}
+	if err := checkDuplicateKeys(body); err != nil {
+		c.reject(w, http.StatusBadRequest, m.ID, CodeInvalidRequest, err.Error(), "duplicate_key")
+		return
+	}
 	c.msg, c.body = m, body
 	if err := c.checkHeaders(); err != nil {
 		c.reject(w, http.StatusBadRequest, m.ID, CodeHeaderMismatch, err.Error(), "header_mismatch")

@@ -61,6 +61,10 @@ func TestHostileRequests(t *testing.T) {
 		{"params array", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}`, legacy, http.StatusBadRequest},
 		{"neither method nor id", "POST", "/mcp", `{"jsonrpc":"2.0"}`, legacy, http.StatusBadRequest},
 		{"batch", "POST", "/mcp", "[" + call + "]", legacy, http.StatusBadRequest},
+		{"duplicate method key", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/list"}`, legacy, http.StatusBadRequest},
+		{"duplicate tool name", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"name":"other"}}`, legacy, http.StatusBadRequest},
+		{"escaped duplicate key", "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"other"}}`, legacy, http.StatusBadRequest},
+		{"repeated keys in arguments are the tool's business", "POST", "/mcp", `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a","text":"x"}}}`, legacy, http.StatusOK},
 		{"batch abuse", "POST", "/mcp", batch, legacy, http.StatusBadRequest},
 		{"batch over the size cap", "POST", "/mcp", batch + strings.Repeat(" ", 64<<10), legacy, http.StatusRequestEntityTooLarge},
 		{"dot segments", "POST", "/mcp/../admin", call, legacy, http.StatusBadRequest},
@@ -108,8 +112,8 @@ func TestHostileRequests(t *testing.T) {
 			}
 		})
 	}
-	if n := be.calls.Load(); n != 2 {
-		t.Fatalf("backend ran %d tool calls, want exactly the 2 well-formed ones", n)
+	if n := be.calls.Load(); n != 3 {
+		t.Fatalf("backend ran %d tool calls, want exactly the 3 well-formed ones", n)
 	}
 	if s.Generation() != 1 {
 		t.Fatal("gateway state changed")
@@ -208,4 +212,26 @@ func TestHostileTokens(t *testing.T) {
 			t.Fatalf("%d JWKS fetches for 10000 unknown-kid tokens, want at most 2", fetches)
 		}
 	})
+}
+
+func TestCheckDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		body string
+		ok   bool
+	}{
+		{`{"a":1,"b":{"a":1,"a":2},"c":[1,{"x":"}"}]}`, true},
+		{`{"a":1,"a":2}`, false},
+		{`{"params":{"k":"v","k":"w"}}`, false},
+		{`{"params":{"s":"a\"b","t":"\\"}}`, true},
+		{` { "a" : 1 , "b" : "a" } `, true},
+		{`{}`, true},
+		{`{"params":{}}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			if err := checkDuplicateKeys([]byte(tt.body)); (err == nil) != tt.ok {
+				t.Fatalf("checkDuplicateKeys = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
 }
