@@ -36,7 +36,19 @@ go build -o "$ROOT/bin/gateway" ./cmd/gateway
 go build -o "$ROOT/bin/everything-server" github.com/modelcontextprotocol/go-sdk/conformance/everything-server
 go build -o "$ROOT/bin/peer-issuer" ./hack/gateway-peers/issuer
 
-port() { echo $((20000 + RANDOM % 20000)); }
+USED=" "
+port() { # a loopback port nothing listens on, distinct from the ones handed out before
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		case "$USED" in *" $p "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			USED="$USED$p "
+			echo "$p"
+			return
+		fi
+	done
+}
 wait_http() { # url
 	for _ in $(seq 1 100); do
 		if curl -s -o /dev/null "$1"; then return 0; fi
@@ -46,9 +58,9 @@ wait_http() { # url
 	return 1
 }
 
-BACKEND_PORT=$(port)
-GATEWAY_PORT=$(port)
-ADMIN_PORT=$(port)
+BACKEND_PORT=$(port); USED="$USED$BACKEND_PORT "
+GATEWAY_PORT=$(port); USED="$USED$GATEWAY_PORT "
+ADMIN_PORT=$(port); USED="$USED$ADMIN_PORT "
 "$ROOT/bin/everything-server" -http="127.0.0.1:$BACKEND_PORT" -stateless=false >"$WORK/backend.log" 2>&1 &
 PIDS+=($!)
 "$ROOT/bin/peer-issuer" -audience "http://127.0.0.1:$GATEWAY_PORT/secure" -groups peers \
@@ -114,8 +126,8 @@ else
 fi
 # 3. Two gateway processes sharing a session key: one session, alternating between them.
 head -c 32 /dev/urandom | base64 >"$WORK/session.key"
-PAIR_A=$(port)
-PAIR_B=$(port)
+PAIR_A=$(port); USED="$USED$PAIR_A "
+PAIR_B=$(port); USED="$USED$PAIR_B "
 for p in "$PAIR_A" "$PAIR_B"; do
 	cat >"$WORK/pair-$p.yaml" <<YAML
 apiVersion: toolmesh.io/gateway-config/v1alpha1

@@ -348,3 +348,80 @@ func parseRewrittenID(id json.RawMessage) (int, json.RawMessage, bool) {
 	}
 	return idx, json.RawMessage(raw), true
 }
+
+// complete authorizes and routes completion/complete by its reference: a prompt by exposed name
+// (rewritten to the backend's own) or a resource by URI or template.
+func (c *call) complete(w http.ResponseWriter) {
+	var p struct {
+		Ref struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+			URI  string `json:"uri"`
+		} `json:"ref"`
+	}
+	_ = json.Unmarshal(c.msg.Params, &p)
+	body := c.body
+	var e entry
+	var res resourceRef
+	switch p.Ref.Type {
+	case "ref/prompt":
+		found, err := c.lookup("prompts/list", p.Ref.Name)
+		if err != nil {
+			c.fail(w, CodeInvalidParams, fmt.Sprintf("unknown prompt %q", p.Ref.Name), nil, "unknown_prompt")
+			return
+		}
+		if body, err = rewriteRef(c.msg, "name", found.name); err != nil {
+			c.fail(w, CodeInvalidParams, err.Error(), nil, "invalid_params")
+			return
+		}
+		e, res = found, c.resourceFor("Prompt", p.Ref.Name, found)
+	case "ref/resource":
+		e.b = c.resourceBackend(p.Ref.URI)
+		if e.b == nil {
+			c.fail(w, -32002, "resource not found", map[string]string{"uri": p.Ref.URI}, "unknown_resource")
+			return
+		}
+		res = c.resourceFor("Resource", p.Ref.URI, e)
+	default:
+		c.fail(w, CodeInvalidParams, "completion/complete needs a ref/prompt or ref/resource", nil, "invalid_params")
+		return
+	}
+	if d := c.authorize(c.msg.Method, e.b, res, nil, true); !d.allowed {
+		c.fail(w, CodeForbidden, "forbidden by policy", map[string]any{"reasons": d.reasons}, "denied")
+		return
+	}
+	c.forwardTo(w, e.b, body, c.msg.Method, "", "")
+}
+
+// resourceBackend finds the backend serving a resource URI: from the catalog, by template, or the
+// only backend.
+func (c *call) resourceBackend(uri string) *backend {
+	if len(c.route.backends) == 1 {
+		return c.route.backends[0]
+	}
+	if e, err := c.lookup("resources/list", uri); err == nil {
+		return e.b
+	}
+	return c.templateBackend(uri)
+}
+
+// rewriteRef returns the message with params.ref.<field> replaced.
+func rewriteRef(m *message, field, value string) ([]byte, error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(m.Params, &params); err != nil {
+		return nil, fmt.Errorf("decode params: %w", err)
+	}
+	var ref map[string]json.RawMessage
+	if err := json.Unmarshal(params["ref"], &ref); err != nil {
+		return nil, fmt.Errorf("decode params.ref: %w", err)
+	}
+	ref[field], _ = json.Marshal(value)
+	params["ref"], _ = json.Marshal(ref)
+	out := *m
+	out.Params, _ = json.Marshal(params)
+	b, err := json.Marshal(&out)
+	if err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return b, nil
+}

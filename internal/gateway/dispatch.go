@@ -36,6 +36,8 @@ func (c *call) dispatch(w http.ResponseWriter) {
 		c.broadcast(w)
 	case "subscriptions/listen":
 		c.listen(w)
+	case "completion/complete":
+		c.complete(w)
 	default:
 		if len(c.route.backends) == 1 {
 			c.forwardTo(w, c.route.backends[0], c.body, m.Method, "", "")

@@ -199,3 +199,28 @@ func TestLargeMessages(t *testing.T) {
 		t.Fatalf("300 kB round trip: %d bytes, %v", len(got), err)
 	}
 }
+
+func TestCompletionRouting(t *testing.T) {
+	mk := func(name string) *httptest.Server {
+		srv := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, &mcp.ServerOptions{
+			CompletionHandler: func(_ context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+				return &mcp.CompleteResult{Completion: mcp.CompletionResultDetails{Values: []string{name + ":" + req.Params.Ref.Name}}}, nil
+			},
+		})
+		srv.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{}, nil
+		})
+		hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+		t.Cleanup(hs.Close)
+		return hs
+	}
+	a, b := mk("alpha"), mk("beta")
+	r := mkRoute("multi", "/mcp", ir.Backend{Name: "alpha", URL: a.URL, ToolPrefix: "a_"}, ir.Backend{Name: "beta", URL: b.URL, ToolPrefix: "b_"})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	res, err := cs.Complete(context.Background(), &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/prompt", Name: "b_greet"},
+		Argument: mcp.CompleteParamsArgument{Name: "who", Value: "x"}})
+	if err != nil || len(res.Completion.Values) != 1 || res.Completion.Values[0] != "beta:greet" {
+		t.Fatalf("completion = %+v, %v", res, err)
+	}
+}
