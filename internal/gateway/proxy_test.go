@@ -67,6 +67,9 @@ func TestMultiBackendRoute(t *testing.T) {
 			if len(conflicts) != 1 || conflicts[0].Name != "b_shared" || conflicts[0].HiddenBackend != "gamma" {
 				t.Errorf("conflicts = %+v", conflicts)
 			}
+			if body := httpGetBody(t, s.AdminHandler(), "/conflicts"); !strings.Contains(body, `"name":"b_shared","backend":"beta","hiddenBackend":"gamma"`) {
+				t.Errorf("admin /conflicts = %s", body)
+			}
 			if c.calls.Load() != 0 {
 				t.Error("hidden backend tool was called")
 			}
