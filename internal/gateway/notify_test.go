@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/toolmesh/toolmesh/internal/ir"
 )
@@ -127,4 +128,27 @@ func httpGetBody(t *testing.T, h http.Handler, path string) string {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec.Body.String()
+}
+
+func TestMetricLabelsAreBounded(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	s, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", false))}}, Options{})
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+	for i := range 50 {
+		method, tool := fmt.Sprintf("made/up-%d", i), fmt.Sprintf("nope-%d", i)
+		rawPost(t, gw.URL+"/mcp", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":{%s}}`, i, method, meta),
+			map[string]string{headerProtocolVersion: "2026-07-28", headerMethod: method})
+		rawPost(t, gw.URL+"/mcp", fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,%s}}`, i, tool, meta),
+			map[string]string{headerProtocolVersion: "2026-07-28", headerMethod: "tools/call", headerName: tool})
+	}
+	ch := make(chan prometheus.Metric, 1024)
+	s.metrics.requests.Collect(ch)
+	close(ch)
+	n := 0
+	for range ch {
+		n++
+	}
+	if n == 0 || n > 5 {
+		t.Fatalf("%d request series after 100 requests with made-up methods and tools, want a bounded few", n)
+	}
 }

@@ -42,8 +42,9 @@ func (c *call) finish(outcome, _ string) {
 			tool = "unknown"
 		}
 	}
-	c.s.metrics.requests.WithLabelValues(c.route.name, c.msg.Method, tool, outcome).Inc()
-	c.s.metrics.duration.WithLabelValues(c.route.name, c.msg.Method).Observe(elapsed.Seconds())
+	method := methodLabel(c.msg.Method)
+	c.s.metrics.requests.WithLabelValues(c.route.name, method, tool, outcome).Inc()
+	c.s.metrics.duration.WithLabelValues(c.route.name, method).Observe(elapsed.Seconds())
 	if c.s.audit == nil {
 		return
 	}
@@ -81,6 +82,22 @@ func (c *call) auditRejection(reason string) {
 		slog.String("outcome", "rejected"), slog.String("reason", reason),
 		slog.Float64("latency_ms", float64(time.Since(c.start).Microseconds())/1000),
 		slog.Int64("config_generation", c.rt.generation))
+}
+
+// knownMethods bounds the method label of metrics; clients choose method names freely.
+var knownMethods = map[string]bool{
+	"initialize": true, "server/discover": true, "ping": true, "tools/list": true, "tools/call": true,
+	"prompts/list": true, "prompts/get": true, "resources/list": true, "resources/templates/list": true,
+	"resources/read": true, "resources/subscribe": true, "resources/unsubscribe": true,
+	"completion/complete": true, "logging/setLevel": true, "subscriptions/listen": true,
+	"tasks/get": true, "tasks/list": true, "tasks/result": true, "tasks/cancel": true,
+}
+
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
 }
 
 func knownName(cat *catalog, name string) bool {
