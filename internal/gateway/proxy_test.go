@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,5 +228,48 @@ func TestCompletionRouting(t *testing.T) {
 		Argument: mcp.CompleteParamsArgument{Name: "who", Value: "x"}})
 	if err != nil || len(res.Completion.Values) != 1 || res.Completion.Values[0] != "beta:greet" {
 		t.Fatalf("completion = %+v, %v", res, err)
+	}
+}
+
+// TestStatefulSessionsArePinned runs one stateful backend as two "pods" that do not share
+// sessions, behind a round-robin "Service": every call of a session must reach the pod that
+// initialized it, which only pinning to an endpoint achieves.
+func TestStatefulSessionsArePinned(t *testing.T) {
+	pod1 := newTestBackend(t, "pod", backendOpts{tools: []string{"echo"}})
+	pod2 := newTestBackend(t, "pod", backendOpts{tools: []string{"echo"}})
+	var n atomic.Int64
+	u1, _ := url.Parse(pod1.URL)
+	u2, _ := url.Parse(pod2.URL)
+	proxies := []*httputil.ReverseProxy{httputil.NewSingleHostReverseProxy(u1), httputil.NewSingleHostReverseProxy(u2)}
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxies[n.Add(1)%2].ServeHTTP(w, r)
+	}))
+	defer service.Close()
+	t.Run("the service alone breaks sessions", func(t *testing.T) {
+		_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("svc", "/mcp", ir.Backend{Name: "svc", URL: service.URL + "/mcp"})}}, Options{})
+		failed := false
+		for range 12 {
+			cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+			if _, err := callText(t, cs, "echo", "x"); err != nil {
+				failed = true
+			}
+		}
+		if !failed {
+			t.Fatal("the round-robin service did not break any session; the test proves nothing")
+		}
+	})
+	b := ir.Backend{Name: "svc", URL: service.URL + "/mcp", SessionMode: ir.SessionStateful,
+		Endpoints: []string{pod1.URL + "/mcp", pod2.URL + "/mcp"}}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("pinned", "/mcp", b)}}, Options{})
+	for i := range 12 {
+		cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+		for j := range 3 {
+			if _, err := callText(t, cs, "echo", "x"); err != nil {
+				t.Fatalf("session %d call %d: %v", i, j, err)
+			}
+		}
+	}
+	if pod1.calls.Load()+pod2.calls.Load() != 36 {
+		t.Fatalf("pods served %d+%d calls, want 36", pod1.calls.Load(), pod2.calls.Load())
 	}
 }
