@@ -34,6 +34,7 @@ import (
 type config struct {
 	requests   int
 	rounds     int
+	tputRounds int
 	duration   time.Duration
 	concurrent int
 	policies   int
@@ -43,9 +44,10 @@ type config struct {
 
 func main() {
 	var c config
-	flag.IntVar(&c.requests, "requests", 1000, "sequential requests per path per round at concurrency 1")
-	flag.IntVar(&c.rounds, "rounds", 5, "rounds; the paths are interleaved round by round so drift hits all of them")
-	flag.DurationVar(&c.duration, "duration", 2*time.Second, "duration per path per round at high concurrency")
+	flag.IntVar(&c.requests, "requests", 250, "sequential requests per path per round at concurrency 1")
+	flag.IntVar(&c.rounds, "rounds", 20, "latency rounds; the paths are interleaved round by round so noise from other work hits all of them")
+	flag.IntVar(&c.tputRounds, "throughput-rounds", 8, "throughput rounds, interleaved the same way")
+	flag.DurationVar(&c.duration, "duration", time.Second, "duration per path per throughput round")
 	flag.IntVar(&c.concurrent, "concurrency", 16, "concurrency of the throughput runs")
 	flag.IntVar(&c.policies, "policies", 100, "number of Cedar policies on the gateway route")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -137,7 +139,7 @@ func run(c config) error {
 			p.lat = append(p.lat, lat...)
 		}
 	}
-	for range c.rounds {
+	for range c.tputRounds {
 		for _, p := range paths {
 			n, d, err := parallel(client, p, c.concurrent, c.duration)
 			if err != nil {
@@ -325,8 +327,8 @@ func report(paths []*path, c config) {
 	pp50, pp99, ptp := stat(plain)
 	gp50, gp99, gtp := stat(tm)
 	w := os.Stdout
-	fmt.Fprintf(w, "bench-gateway: tools/call over streamable HTTP, %d×%d sequential calls per path (c=1), %d×%v per path at c=%d; gateway has OIDC authn, %d Cedar policies, a rate limit and audit logging on\n",
-		c.rounds, c.requests, c.rounds, c.duration, c.concurrent, c.policies)
+	fmt.Fprintf(w, "bench-gateway: tools/call over streamable HTTP, %d×%d sequential calls per path (c=1), %d×%v per path at c=%d; gateway has OIDC authn, %d Cedar policies, a rate limit and audit logging on; GOMAXPROCS=%d\n",
+		c.rounds, c.requests, c.tputRounds, c.duration, c.concurrent, c.policies, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(w, "%-14s %10s %10s %14s %8s\n", "path", "p50", "p99", "throughput/s", "errors")
 	for _, r := range []struct {
 		n        string
