@@ -8,13 +8,17 @@ import (
 	"github.com/toolmesh/toolmesh/internal/ir"
 )
 
+// anonymousPrincipal is shared by every anonymous call, so the engine's entity cache (keyed by
+// principal) holds one entry for all of them.
+var anonymousPrincipal = authn.Anonymous()
+
 // cedarAuthorizer adapts authz.Engine.
 type cedarAuthorizer struct{ e *authz.Engine }
 
 func (a *cedarAuthorizer) decide(c *caller, action, route, server string, res resourceRef, args map[string]any) decision {
 	p, _ := c.native.(*authn.Principal)
 	if p == nil {
-		p = authn.Anonymous()
+		p = anonymousPrincipal
 	}
 	d := a.e.Decide(authz.Request{
 		Principal: p,
