@@ -49,7 +49,6 @@ func (c *call) callTool(w http.ResponseWriter) {
 		if !c.confirm(w, sse, p.Name) {
 			return
 		}
-		c.out = nil
 	}
 	body := c.body
 	if e.name != p.Name {
