@@ -148,7 +148,7 @@ func (c *call) resource(w http.ResponseWriter) {
 func (c *call) templateBackend(uri string) *backend {
 	cat := c.route.catalog.Load()
 	if cat == nil || cat.items["resources/templates/list"] == nil {
-		ctx, cancel := c.timeout("")
+		ctx, cancel := c.fanoutTimeout()
 		defer cancel()
 		var err error
 		if cat, _, err = c.refresh(ctx, "resources/templates/list"); err != nil {

@@ -105,7 +105,7 @@ func (cat *catalog) allConflicts() []Conflict {
 
 // list answers a */list request with the merged, filtered items of every backend.
 func (c *call) list(w http.ResponseWriter) {
-	ctx, cancel := c.timeout("")
+	ctx, cancel := c.fanoutTimeout()
 	defer cancel()
 	cat, extra, err := c.refresh(ctx, c.msg.Method)
 	if err != nil {
@@ -349,7 +349,7 @@ func (c *call) lookup(method, exposed string) (entry, error) {
 			return entry{}, errNotFound
 		}
 	}
-	ctx, cancel := c.timeout("")
+	ctx, cancel := c.fanoutTimeout()
 	defer cancel()
 	cat, _, err := c.refresh(ctx, method)
 	if err != nil {

@@ -149,7 +149,7 @@ func (c *call) initialize(w http.ResponseWriter) {
 	var seedb [8]byte
 	_, _ = rand.Read(seedb[:])
 	seed := binary.LittleEndian.Uint64(seedb[:])
-	ctx, cancel := c.timeout("")
+	ctx, cancel := c.fanoutTimeout()
 	defer cancel()
 	results := c.fanout(ctx, func(b *backend) (backendSession, bool) {
 		return backendSession{endpoint: b.endpointFor(seed)}, true
@@ -257,7 +257,7 @@ func (c *call) discover(w http.ResponseWriter) {
 		c.forwardTo(w, c.route.backends[0], c.body, "server/discover", "", "")
 		return
 	}
-	ctx, cancel := c.timeout("")
+	ctx, cancel := c.fanoutTimeout()
 	defer cancel()
 	results := c.fanout(ctx, c.statelessSession, c.same, "server/discover")
 	var versions []string
@@ -323,7 +323,7 @@ func intersect(a, b []string) []string {
 
 // broadcast forwards a request to every backend and answers with an empty result.
 func (c *call) broadcast(w http.ResponseWriter) {
-	ctx, cancel := c.timeout("")
+	ctx, cancel := c.fanoutTimeout()
 	defer cancel()
 	results := c.fanout(ctx, c.backendSession, c.same, c.msg.Method)
 	for _, r := range results {

@@ -378,6 +378,17 @@ func (c *call) backendSession(b *backend) (backendSession, bool) {
 	return bs, ok
 }
 
+// fanoutTimeout derives the context of a call sent to every backend of a route: on a
+// multi-backend route a slow backend must not hold up the others' answer.
+func (c *call) fanoutTimeout() (context.Context, context.CancelFunc) {
+	t := c.route.cfg.Policies.Timeouts
+	d := t.Request.Duration
+	if f := t.Fanout.Duration; len(c.route.backends) > 1 && f > 0 && f < d {
+		d = f
+	}
+	return context.WithTimeout(c.req.Context(), d)
+}
+
 // timeout derives the context for a backend call to the exposed tool name.
 func (c *call) timeout(tool string) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.req.Context(), c.route.timeoutFor(tool))

@@ -274,3 +274,30 @@ func TestStatefulSessionsArePinned(t *testing.T) {
 		t.Fatalf("pods served %d calls, want 36", got)
 	}
 }
+
+func TestSlowBackendDoesNotHoldUpTheRoute(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo"}})
+	r := mkRoute("multi", "/mcp", a.irBackend("a_", true), ir.Backend{Name: "hung", URL: hung.URL + "/mcp", ToolPrefix: "h_"})
+	r.Policies.Timeouts.Fanout = ir.Duration{Duration: 200 * time.Millisecond}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	start := time.Now()
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"a_echo"}) {
+		t.Fatalf("tools = %v", got)
+	}
+	if got, err := callText(t, cs, "a_echo", "x"); err != nil || got != "alpha:echo:x" {
+		t.Fatalf("call = %q, %v", got, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a hung backend held the route up for %v", d)
+	}
+}

@@ -19,6 +19,7 @@ const (
 	DefaultRateMaxKeys     = 100000
 	DefaultRateIdle        = 10 * time.Minute
 	DefaultConfirmTimeout  = 2 * time.Minute
+	DefaultFanoutTimeout   = 10 * time.Second
 )
 
 // Parse decodes a YAML or JSON configuration, rejecting unknown fields, then defaults and validates it.
@@ -82,6 +83,9 @@ func (r *Route) setDefaults() {
 	}
 	if p.Timeouts.Request.Duration == 0 {
 		p.Timeouts.Request.Duration = DefaultRequestTimeout
+	}
+	if p.Timeouts.Fanout.Duration == 0 {
+		p.Timeouts.Fanout.Duration = DefaultFanoutTimeout
 	}
 	if p.BackendAuth.Type == "" {
 		p.BackendAuth.Type = BackendAuthNone

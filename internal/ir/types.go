@@ -225,6 +225,9 @@ type Timeouts struct {
 	Request Duration `json:"request,omitempty"`
 	// PerTool overrides the timeout for exposed tool names.
 	PerTool map[string]Duration `json:"perTool,omitempty"`
+	// Fanout bounds how long initialize, discovery and list calls of a multi-backend route wait
+	// for each backend (default 10s, at most Request); a slower backend is left out of the answer.
+	Fanout Duration `json:"fanout,omitempty"`
 }
 
 // Limits cap what one request may cost.

@@ -248,6 +248,9 @@ func validatePolicies(e *errs, f string, p *RoutePolicies) {
 	if p.Timeouts.Request.Duration < 0 {
 		e.add(f+".timeouts.request", "must not be negative")
 	}
+	if p.Timeouts.Fanout.Duration < 0 {
+		e.add(f+".timeouts.fanout", "must not be negative")
+	}
 	for name, d := range p.Timeouts.PerTool {
 		if d.Duration <= 0 {
 			e.add(fmt.Sprintf("%s.timeouts.perTool[%s]", f, name), "must be positive")
