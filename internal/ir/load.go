@@ -74,7 +74,11 @@ func (r *Route) setDefaults() {
 			r.Backends[j].SessionMode = SessionStateful
 		}
 	}
-	p := &r.Policies
+	r.Policies.setDefaults()
+}
+
+// setDefaults fills the unset optional fields of a route's policies.
+func (p *RoutePolicies) setDefaults() {
 	if p.Limits.MaxRequestBytes == 0 {
 		p.Limits.MaxRequestBytes = DefaultMaxRequestBytes
 	}
