@@ -40,7 +40,7 @@ USED=" "
 port() { # a loopback port nothing listens on, distinct from the ones handed out before
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000)) # below the usual ephemeral range, where connections take ports
 		case "$USED" in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			USED="$USED$p "
