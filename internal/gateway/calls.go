@@ -209,8 +209,8 @@ func (c *call) relayJSON(w http.ResponseWriter, sse *sseWriter, ctx context.Cont
 
 // deliver writes the final response, as an event when a stream is open and as JSON otherwise.
 func (c *call) deliver(w http.ResponseWriter, sse *sseWriter, data []byte, outcome string) {
-	if sse.started {
-		_ = sse.send(data)
+	if sse.started || (c.eventID != "" && c.sseOK) {
+		_ = sse.sendID(c.eventID, data)
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -222,8 +222,15 @@ func (c *call) deliver(w http.ResponseWriter, sse *sseWriter, data []byte, outco
 func (c *call) relayStream(w http.ResponseWriter, sse *sseWriter, ctx context.Context, b *backend, bs backendSession, resp *http.Response) {
 	sr := newSSEReader(resp.Body, maxBackendMessage)
 	defer sr.release()
+	resumable := false
 	for {
 		ev, err := sr.next()
+		if errors.Is(err, io.EOF) && resumable && sse.started {
+			// The backend closed a resumable stream before answering: end the client's stream
+			// too, so the client resumes with GET and Last-Event-ID, which reaches this backend.
+			c.finish("stream_closed", "")
+			return
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("backend stream ended without a response")
@@ -231,27 +238,47 @@ func (c *call) relayStream(w http.ResponseWriter, sse *sseWriter, ctx context.Co
 			c.backendFailed(w, sse, ctx, b, bs, err)
 			return
 		}
-		m, err := parseMessage(ev.data)
-		if err != nil {
-			continue
-		}
-		if m.isResponse() && bytes.Equal(m.ID, c.msg.ID) {
-			c.deliver(w, sse, ev.data, outcomeOf(ev.data))
+		done, primed := c.relayEvent(w, sse, b, ev)
+		if done {
 			return
 		}
-		if !c.sseOK {
-			continue
-		}
-		c.onBackendNote(m)
-		data := ev.data
-		if m.isRequest() && len(c.route.backends) > 1 {
-			data = rewriteID(m, b.idx)
-		}
-		if err := sse.send(data); err != nil {
-			c.finish("client_gone", "")
-			return
-		}
+		resumable = resumable || primed
 	}
+}
+
+// relayEvent passes one backend event to the client. It reports whether the call is finished,
+// and whether the event was a priming event (the backend can replay the stream).
+func (c *call) relayEvent(w http.ResponseWriter, sse *sseWriter, b *backend, ev *sseEvent) (done, primed bool) {
+	id := ""
+	if ev.id != "" && c.sseOK {
+		id = clientEventID(b.idx, ev.id)
+	}
+	m, err := parseMessage(ev.data)
+	if err != nil {
+		if (id != "" || ev.retry != "") && len(ev.data) == 0 && c.sseOK {
+			_ = sse.sendEvent(id, ev.retry, nil)
+			return false, id != ""
+		}
+		return false, false
+	}
+	if m.isResponse() && bytes.Equal(m.ID, c.msg.ID) {
+		c.eventID = id
+		c.deliver(w, sse, ev.data, outcomeOf(ev.data))
+		return true, false
+	}
+	if !c.sseOK {
+		return false, false
+	}
+	c.onBackendNote(m)
+	data := ev.data
+	if m.isRequest() && len(c.route.backends) > 1 {
+		data = rewriteID(m, b.idx)
+	}
+	if err := sse.sendID(id, data); err != nil {
+		c.finish("client_gone", "")
+		return true, false
+	}
+	return false, false
 }
 
 // relayError turns a backend HTTP error into a JSON-RPC error for the client.

@@ -41,6 +41,7 @@ type call struct {
 	finished bool
 	out      *sseWriter
 	span     trace.Span
+	eventID  string // id of the event carrying the final response, when the backend's stream is resumable
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) {

@@ -301,3 +301,29 @@ func TestSlowBackendDoesNotHoldUpTheRoute(t *testing.T) {
 		t.Fatalf("a hung backend held the route up for %v", d)
 	}
 }
+
+// TestResumableStream has the backend close the call's event stream before answering (as the
+// 2025-11-25 revision allows); the client resumes through the gateway with Last-Event-ID.
+func TestResumableStream(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "resumable", Version: "1"}, nil)
+	mcp.AddTool(srv, &mcp.Tool{Name: "slow"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 10 * time.Millisecond})
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "after the break"}}}, nil, nil
+	})
+	be := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{EventStore: mcp.NewMemoryEventStore(nil)}))
+	defer be.Close()
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("r", "/mcp", ir.Backend{Name: "b", URL: be.URL + "/mcp"})}}, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: gw.URL + "/mcp", MaxRetries: 3}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cs.Close() }()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "slow"})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != "after the break" {
+		t.Fatalf("call = %+v, %v", res, err)
+	}
+}

@@ -3,18 +3,22 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 )
 
 // sseEvent is one server-sent event.
 type sseEvent struct {
-	name string
-	id   string
-	data []byte
+	name  string
+	id    string
+	retry string
+	data  []byte
 }
 
 // sseReader reads server-sent events from a stream.
@@ -57,7 +61,8 @@ func (s *sseReader) readLine() ([]byte, error) {
 	return s.line, err
 }
 
-// next returns the next event with data, or io.EOF at the end of the stream.
+// next returns the next event with data or an id (a priming event has an id and no data), or
+// io.EOF at the end of the stream.
 func (s *sseReader) next() (*sseEvent, error) {
 	ev := &sseEvent{}
 	var data bytes.Buffer
@@ -76,8 +81,8 @@ func (s *sseReader) next() (*sseEvent, error) {
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
-			if hasData {
-				ev.data = data.Bytes()
+			if hasData || ev.id != "" || ev.retry != "" {
+				ev.data = bytes.TrimSpace(data.Bytes())
 				return ev, nil
 			}
 			ev = &sseEvent{}
@@ -85,20 +90,31 @@ func (s *sseReader) next() (*sseEvent, error) {
 		}
 		field, value, _ := bytes.Cut(line, []byte(":"))
 		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "data":
-			if hasData {
-				data.WriteByte('\n')
-			}
-			data.Write(value)
-			hasData = true
-			if data.Len() > s.max {
-				return nil, fmt.Errorf("server-sent event exceeds %d bytes", s.max)
-			}
-		case "event":
-			ev.name = string(value)
-		case "id":
-			ev.id = string(value)
+		if string(field) != "data" {
+			ev.set(string(field), string(value))
+			continue
+		}
+		if hasData {
+			data.WriteByte('\n')
+		}
+		data.Write(value)
+		hasData = true
+		if data.Len() > s.max {
+			return nil, fmt.Errorf("server-sent event exceeds %d bytes", s.max)
+		}
+	}
+}
+
+// set records one non-data field of an event.
+func (ev *sseEvent) set(field, value string) {
+	switch field {
+	case "event":
+		ev.name = value
+	case "id":
+		ev.id = value
+	case "retry":
+		if _, err := strconv.Atoi(value); err == nil {
+			ev.retry = value
 		}
 	}
 }
@@ -127,11 +143,32 @@ func (s *sseWriter) start(status int) {
 }
 
 // send writes one message event and flushes it.
-func (s *sseWriter) send(data []byte) error {
+func (s *sseWriter) send(data []byte) error { return s.sendID("", data) }
+
+// sendID writes one message event with an event id (when not empty) and flushes it.
+func (s *sseWriter) sendID(id string, data []byte) error { return s.sendEvent(id, "", data) }
+
+// sendEvent writes one event with an id and a reconnection delay (each when not empty) and
+// flushes it; nil data writes an event without a message (a priming event).
+func (s *sseWriter) sendEvent(id, retry string, data []byte) error {
 	s.start(http.StatusOK)
-	buf := make([]byte, 0, len(data)+24)
-	buf = append(buf, "event: message\ndata: "...)
-	buf = append(buf, data...)
+	buf := make([]byte, 0, len(data)+len(id)+48)
+	if retry != "" {
+		buf = append(buf, "retry: "...)
+		buf = append(buf, retry...)
+		buf = append(buf, '\n')
+	}
+	if id != "" {
+		buf = append(buf, "id: "...)
+		buf = append(buf, id...)
+		buf = append(buf, '\n')
+	}
+	if data == nil {
+		buf = append(buf, "data: "...)
+	} else {
+		buf = append(buf, "event: message\ndata: "...)
+		buf = append(buf, data...)
+	}
 	buf = append(buf, "\n\n"...)
 	if _, err := s.w.Write(buf); err != nil {
 		return fmt.Errorf("write event: %w", err)
@@ -140,4 +177,27 @@ func (s *sseWriter) send(data []byte) error {
 		return fmt.Errorf("flush event: %w", err)
 	}
 	return nil
+}
+
+// clientEventID names a backend's event towards the client: the backend index and the backend's
+// own id, so a client resuming with Last-Event-ID can be sent back to that backend.
+func clientEventID(idx int, backendID string) string {
+	return strconv.Itoa(idx) + "_" + base64.RawURLEncoding.EncodeToString([]byte(backendID))
+}
+
+// parseEventID reverses clientEventID.
+func parseEventID(id string) (int, string, bool) {
+	idxs, enc, ok := strings.Cut(id, "_")
+	if !ok {
+		return 0, "", false
+	}
+	idx, err := strconv.Atoi(idxs)
+	if err != nil || idx < 0 {
+		return 0, "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return 0, "", false
+	}
+	return idx, string(raw), true
 }

@@ -81,10 +81,16 @@ func (c *call) serveGet(w http.ResponseWriter) {
 	if !c.openSession(w) {
 		return
 	}
+	resume := c.req.Header.Get("Last-Event-ID")
+	idx, backendID, ok := parseEventID(resume)
+	if resume != "" && (!ok || idx >= len(c.route.backends)) {
+		http.Error(w, "Bad Request: unknown Last-Event-ID", http.StatusBadRequest)
+		return
+	}
 	reqs := map[*backend]*http.Request{}
 	for _, b := range c.route.backends {
 		bs, ok := c.backendSession(b)
-		if !ok || bs.sessionID == "" {
+		if !ok || bs.sessionID == "" || (resume != "" && b.idx != idx) {
 			continue
 		}
 		req, err := http.NewRequestWithContext(backendContext(c.req.Context(), b), http.MethodGet, bs.endpoint, nil)
@@ -93,6 +99,9 @@ func (c *call) serveGet(w http.ResponseWriter) {
 		}
 		req.Host = b.host
 		req.Header.Set("Accept", "text/event-stream")
+		if resume != "" {
+			req.Header.Set("Last-Event-ID", backendID)
+		}
 		c.backendHeaders(req.Header, bs)
 		if err := c.route.cred.apply(req.Header, c.caller); err != nil {
 			continue
@@ -131,6 +140,10 @@ func (c *call) mergeStreams(w http.ResponseWriter, reqs map[*backend]*http.Reque
 				if err != nil {
 					return
 				}
+				id := ""
+				if ev.id != "" {
+					id = clientEventID(b.idx, ev.id)
+				}
 				m, err := parseMessage(ev.data)
 				if err != nil {
 					continue
@@ -141,7 +154,7 @@ func (c *call) mergeStreams(w http.ResponseWriter, reqs map[*backend]*http.Reque
 					data = rewriteID(m, b.idx)
 				}
 				mu.Lock()
-				err = sse.send(data)
+				err = sse.sendID(id, data)
 				mu.Unlock()
 				if err != nil {
 					return
