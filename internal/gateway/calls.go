@@ -209,6 +209,9 @@ func (c *call) relayJSON(w http.ResponseWriter, sse *sseWriter, ctx context.Cont
 
 // deliver writes the final response, as an event when a stream is open and as JSON otherwise.
 func (c *call) deliver(w http.ResponseWriter, sse *sseWriter, data []byte, outcome string) {
+	if c.confirmed != "" {
+		data = c.wrapConfirmed(data)
+	}
 	if sse.started || (c.eventID != "" && c.sseOK) {
 		_ = sse.sendID(c.eventID, data)
 	} else {

@@ -105,6 +105,19 @@ func (c *call) confirmStateless(w http.ResponseWriter, tool string) bool {
 	_ = json.Unmarshal(p["requestState"], &state)
 	var responses map[string]json.RawMessage
 	_ = json.Unmarshal(p["inputResponses"], &responses)
+	if inner, ok := c.confirmedState(state, binding); ok {
+		// A retry of a confirmed call that the backend itself answered with input_required:
+		// hand the backend its own state back.
+		if inner == "" {
+			delete(p, "requestState")
+		} else {
+			p["requestState"], _ = json.Marshal(inner)
+		}
+		c.msg.Params, _ = json.Marshal(p)
+		c.body, _ = json.Marshal(c.msg)
+		c.confirmed = binding
+		return true
+	}
 	if answer, ok := responses[confirmKey]; ok && state != "" {
 		st, err := c.rt.sessions.open(state, c.caller.key)
 		if err != nil || st.route != c.route.name || st.backends[confirmKey].sessionID != binding {
@@ -124,6 +137,7 @@ func (c *call) confirmStateless(w http.ResponseWriter, tool string) bool {
 		}
 		c.msg.Params, _ = json.Marshal(p)
 		c.body, _ = json.Marshal(c.msg)
+		c.confirmed = binding
 		return true
 	}
 	if !clientCanElicit(p["_meta"]) {
@@ -166,4 +180,55 @@ func clientCanElicit(meta json.RawMessage) bool {
 	}
 	_ = json.Unmarshal(meta, &m)
 	return len(m.Caps.Elicitation) > 0 && string(m.Caps.Elicitation) != "null"
+}
+
+// confirmedKey marks a confirmation state issued after the user confirmed; it carries the
+// backend's own request state.
+const confirmedKey = "~confirmed"
+
+// confirmedState opens a request state issued for an already confirmed call and returns the
+// backend's state it wraps.
+func (c *call) confirmedState(state, binding string) (string, bool) {
+	if state == "" {
+		return "", false
+	}
+	st, err := c.rt.sessions.open(state, c.caller.key)
+	if err != nil || st.route != c.route.name || st.backends[confirmKey].sessionID != binding {
+		return "", false
+	}
+	inner, ok := st.backends[confirmedKey]
+	return inner.sessionID, ok
+}
+
+// wrapConfirmed rewrites a backend's input_required answer to a confirmed call: its request state
+// is sealed inside a state that records the confirmation, so the client's retry is not asked
+// again. Other answers are returned unchanged.
+func (c *call) wrapConfirmed(data []byte) []byte {
+	var m message
+	if json.Unmarshal(data, &m) != nil || len(m.Result) == 0 {
+		return data
+	}
+	var res map[string]json.RawMessage
+	if json.Unmarshal(m.Result, &res) != nil {
+		return data
+	}
+	var kind, inner string
+	_ = json.Unmarshal(res["resultType"], &kind)
+	if kind != "input_required" {
+		return data
+	}
+	_ = json.Unmarshal(res["requestState"], &inner)
+	token, err := c.rt.sessions.seal(&sessionState{principal: c.caller.key, route: c.route.name,
+		backends: map[string]backendSession{confirmKey: {sessionID: c.confirmed}, confirmedKey: {sessionID: inner}},
+		expires:  time.Now().Add(c.route.cfg.Policies.Confirmation.Timeout.Duration)})
+	if err != nil {
+		return data
+	}
+	res["requestState"], _ = json.Marshal(token)
+	m.Result, _ = json.Marshal(res)
+	out, err := json.Marshal(&m)
+	if err != nil {
+		return data
+	}
+	return out
 }

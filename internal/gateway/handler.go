@@ -25,23 +25,24 @@ const wellKnownPrefix = "/.well-known/oauth-protected-resource"
 
 // call is the state of one client request on one route.
 type call struct {
-	s        *Server
-	rt       *runtime
-	route    *route
-	req      *http.Request
-	caller   *caller
-	msg      *message
-	body     []byte
-	version  string
-	sess     *sessionState
-	start    time.Time
-	tool     string
-	sseOK    bool
-	decision string
-	finished bool
-	out      *sseWriter
-	span     trace.Span
-	eventID  string // id of the event carrying the final response, when the backend's stream is resumable
+	s         *Server
+	rt        *runtime
+	route     *route
+	req       *http.Request
+	caller    *caller
+	msg       *message
+	body      []byte
+	version   string
+	sess      *sessionState
+	start     time.Time
+	tool      string
+	sseOK     bool
+	decision  string
+	finished  bool
+	out       *sseWriter
+	span      trace.Span
+	eventID   string // id of the event carrying the final response, when the backend's stream is resumable
+	confirmed string // binding of a call the user confirmed on the stateless revision
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, listener string) {

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,4 +306,47 @@ func rpcPayload(body string) string {
 		return strings.TrimSpace(data)
 	}
 	return strings.TrimSpace(body)
+}
+
+// TestConfirmedCallWithBackendRoundTrip confirms a destructive call on the stateless revision
+// whose backend then asks its own question: the client answers it once, and is not asked to
+// confirm again.
+func TestConfirmedCallWithBackendRoundTrip(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, nil)
+	yes := true
+	mcp.AddTool(srv, &mcp.Tool{Name: "wipe", Annotations: &mcp.ToolAnnotations{DestructiveHint: &yes}},
+		func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			if len(req.Params.InputResponses) == 0 {
+				return &mcp.CallToolResult{RequestState: "backend-state", InputRequests: mcp.InputRequestMap{
+					"which": &mcp.ElicitParams{Message: "Which disk?", RequestedSchema: map[string]any{"type": "object",
+						"properties": map[string]any{"disk": map[string]any{"type": "string"}}}},
+				}}, nil, nil
+			}
+			if req.Params.RequestState != "backend-state" {
+				return nil, nil, fmt.Errorf("lost the backend state: %q", req.Params.RequestState)
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "wiped"}}}, nil, nil
+		})
+	be := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	defer be.Close()
+	r := mkRoute("confirm", "/mcp", ir.Backend{Name: "asker", URL: be.URL + "/mcp", SessionMode: ir.SessionStateless})
+	r.Policies.Confirmation = &ir.Confirmation{Destructive: true}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	var asked []string
+	var mu sync.Mutex
+	cs := connect(t, gw.URL+"/mcp", "", &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		mu.Lock()
+		asked = append(asked, req.Params.Message)
+		mu.Unlock()
+		return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true, "disk": "sdb"}}, nil
+	}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wipe", Arguments: map[string]any{}})
+	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "wiped" {
+		t.Fatalf("call = %+v, %v", res, err)
+	}
+	if len(asked) != 2 || !strings.Contains(asked[0], "destructive") || asked[1] != "Which disk?" {
+		t.Fatalf("the user was asked %q, want the confirmation then the backend's question, once each", asked)
+	}
 }
