@@ -350,3 +350,32 @@ func TestConfirmedCallWithBackendRoundTrip(t *testing.T) {
 		t.Fatalf("the user was asked %q, want the confirmation then the backend's question, once each", asked)
 	}
 }
+
+func TestBackendCredentialRotation(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	r := mkRoute("rotating", "/mcp", be.irBackend("", true))
+	r.Policies.BackendAuth = ir.BackendAuth{Type: ir.BackendAuthServiceAccountToken, File: token}
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	last := func() string {
+		h := be.headers()
+		return h[len(h)-1].Get("Authorization")
+	}
+	if _, err := callText(t, cs, "echo", "x"); err != nil || last() != "Bearer first" {
+		t.Fatalf("first token: %v, backend saw %q", err, last())
+	}
+	if err := os.WriteFile(token+".new", []byte("second"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(token+".new", token); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool {
+		_, err := callText(t, cs, "echo", "x")
+		return err == nil && last() == "Bearer second"
+	}, "the rotated token at the backend")
+}
