@@ -144,7 +144,7 @@ type credential struct {
 
 	mu      sync.Mutex
 	value   string
-	modTime time.Time
+	info    os.FileInfo
 	checked time.Time
 }
 
@@ -161,7 +161,8 @@ func newCredential(a ir.BackendAuth) (*credential, error) {
 	return c, nil
 }
 
-// current returns the file's value, re-reading it at most once a second when it changed.
+// current returns the file's value, re-reading it (at most once a second) when the file was
+// replaced or changed; Kubernetes rotates mounted files by swapping a symlink.
 func (c *credential) current(now time.Time) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,7 +174,7 @@ func (c *credential) current(now time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("backend credential: %w", err)
 	}
-	if c.value != "" && fi.ModTime().Equal(c.modTime) {
+	if c.info != nil && os.SameFile(fi, c.info) && fi.ModTime().Equal(c.info.ModTime()) && fi.Size() == c.info.Size() {
 		return c.value, nil
 	}
 	b, err := os.ReadFile(c.file)
@@ -181,7 +182,7 @@ func (c *credential) current(now time.Time) (string, error) {
 		return "", fmt.Errorf("backend credential: %w", err)
 	}
 	c.value = strings.TrimSpace(string(b))
-	c.modTime = fi.ModTime()
+	c.info = fi
 	return c.value, nil
 }
 

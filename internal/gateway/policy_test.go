@@ -328,7 +328,7 @@ func TestConfirmedCallWithBackendRoundTrip(t *testing.T) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "wiped"}}}, nil, nil
 		})
 	be := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true}))
-	defer be.Close()
+	t.Cleanup(be.Close)
 	r := mkRoute("confirm", "/mcp", ir.Backend{Name: "asker", URL: be.URL + "/mcp", SessionMode: ir.SessionStateless})
 	r.Policies.Confirmation = &ir.Confirmation{Destructive: true}
 	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})

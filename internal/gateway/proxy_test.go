@@ -177,7 +177,7 @@ func TestSSEBackend(t *testing.T) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "old:echo:" + in.Text}}}, nil, nil
 	})
 	oldSrv := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return old }, nil))
-	defer oldSrv.Close()
+	t.Cleanup(oldSrv.Close)
 	modern := newTestBackend(t, "modern", backendOpts{stateless: true, tools: []string{"echo"}})
 	sse := ir.Backend{Name: "old", URL: oldSrv.URL, Transport: ir.TransportSSE, ToolPrefix: "old_"}
 	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("mixed", "/mcp", sse, modern.irBackend("new_", false))}}, Options{})
@@ -244,7 +244,7 @@ func TestStatefulSessionsArePinned(t *testing.T) {
 	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxies[n.Add(1)%2].ServeHTTP(w, r)
 	}))
-	defer service.Close()
+	t.Cleanup(service.Close)
 	t.Run("the service alone breaks sessions", func(t *testing.T) {
 		_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("svc", "/mcp", ir.Backend{Name: "svc", URL: service.URL + "/mcp"})}}, Options{})
 		failed := false
@@ -283,8 +283,8 @@ func TestSlowBackendDoesNotHoldUpTheRoute(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}))
-	defer hung.Close()
-	defer close(release)
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
 	a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo"}})
 	r := mkRoute("multi", "/mcp", a.irBackend("a_", true), ir.Backend{Name: "hung", URL: hung.URL + "/mcp", ToolPrefix: "h_"})
 	r.Policies.Timeouts.Fanout = ir.Duration{Duration: 200 * time.Millisecond}
@@ -312,7 +312,7 @@ func TestResumableStream(t *testing.T) {
 	})
 	be := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{EventStore: mcp.NewMemoryEventStore(nil)}))
-	defer be.Close()
+	t.Cleanup(be.Close)
 	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{mkRoute("r", "/mcp", ir.Backend{Name: "b", URL: be.URL + "/mcp"})}}, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -325,5 +325,32 @@ func TestResumableStream(t *testing.T) {
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "slow"})
 	if err != nil || res.Content[0].(*mcp.TextContent).Text != "after the break" {
 		t.Fatalf("call = %+v, %v", res, err)
+	}
+}
+
+func TestListenersAndHostnames(t *testing.T) {
+	a := newTestBackend(t, "alpha", backendOpts{tools: []string{"echo"}})
+	b := newTestBackend(t, "beta", backendOpts{tools: []string{"echo"}})
+	internal := mkRoute("internal", "/mcp", a.irBackend("", true))
+	internal.Listeners = []string{"internal"}
+	public := mkRoute("public", "/mcp", b.irBackend("", true))
+	public.Listeners = []string{"public"}
+	public.Hostnames = []string{"127.0.0.1"}
+	cfg := &ir.Config{Listeners: []ir.Listener{{Name: "internal", Address: "127.0.0.1:0"}, {Name: "public", Address: "127.0.0.1:0"}},
+		Routes: []ir.Route{internal, public}}
+	s, _ := newTestGateway(t, cfg, Options{})
+	in := httptest.NewServer(s.Handler("internal"))
+	t.Cleanup(in.Close)
+	pub := httptest.NewServer(s.Handler("public"))
+	t.Cleanup(pub.Close)
+	for _, tt := range []struct{ url, want string }{{in.URL, "alpha:echo:x"}, {pub.URL, "beta:echo:x"}} {
+		cs := connect(t, tt.url+"/mcp", "2025-11-25", nil, nil)
+		if got, err := callText(t, cs, "echo", "x"); err != nil || got != tt.want {
+			t.Fatalf("%s: call = %q, %v; want %q", tt.url, got, err, tt.want)
+		}
+	}
+	localhost := strings.Replace(pub.URL, "127.0.0.1", "localhost", 1)
+	if resp, _ := rawPost(t, localhost+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a Host outside the route's hostnames: status %d, want 404", resp.StatusCode)
 	}
 }

@@ -136,7 +136,8 @@ func compileRoute(cfg *ir.Config, r *ir.Route, az authorizer) (*route, error) {
 	return rt, nil
 }
 
-// match finds the route for a listener, host and exact path.
+// match finds the route for a listener, host and exact path; an empty listener matches routes
+// of every listener.
 func (rt *runtime) match(listener, host, p string) *route {
 	h := strings.ToLower(host)
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
@@ -144,7 +145,7 @@ func (rt *runtime) match(listener, host, p string) *route {
 	}
 	var fallback *route
 	for _, r := range rt.routes {
-		if r.cfg.Path != p || (r.listeners != nil && !r.listeners[listener]) {
+		if r.cfg.Path != p || (listener != "" && r.listeners != nil && !r.listeners[listener]) {
 			continue
 		}
 		if r.hostnames == nil {
