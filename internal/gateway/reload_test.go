@@ -134,3 +134,36 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d calls, 0 failed, across 30 reloads", ok.Load())
 }
+
+// TestInFlightCallKeepsItsConfiguration starts a call, then applies a configuration whose timeout
+// for that tool has already passed: the call still finishes, under the rules it started with.
+func TestInFlightCallKeepsItsConfiguration(t *testing.T) {
+	gate := make(chan struct{})
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"slow"}, gate: gate})
+	mk := func(timeout time.Duration) *ir.Config {
+		r := mkRoute("r", "/mcp", be.irBackend("", true))
+		r.Policies.Timeouts.PerTool = map[string]ir.Duration{"slow": {Duration: timeout}}
+		c := &ir.Config{APIVersion: ir.APIVersion, Listeners: []ir.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+			Authentication: ir.Authentication{Anonymous: ir.AnonymousAllow}, Routes: []ir.Route{r}}
+		c.SetDefaults()
+		return c
+	}
+	s, gw := newTestGateway(t, mk(time.Minute), Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := callText(t, cs, "slow", "x")
+		done <- err
+	}()
+	eventually(t, 5*time.Second, func() bool { return be.calls.Load() == 1 }, "the call at the backend")
+	if err := s.Apply(context.Background(), mk(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatalf("the in-flight call failed after the reload: %v", err)
+	}
+	if s.Generation() != 2 {
+		t.Fatalf("generation = %d, want 2", s.Generation())
+	}
+}
