@@ -188,7 +188,7 @@ func (c *call) relayTo(w http.ResponseWriter, sse *sseWriter, b *backend, body [
 	switch {
 	case resp.StatusCode == http.StatusNotFound && bs.sessionID != "":
 		http.Error(w, "Not Found: backend session expired", http.StatusNotFound)
-		c.finish("session_expired", "")
+		c.finish("session_expired")
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		c.relayError(w, sse, b, resp)
 	case isEventStream(resp):
@@ -219,7 +219,7 @@ func (c *call) deliver(w http.ResponseWriter, sse *sseWriter, data []byte, outco
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(data)
 	}
-	c.finish(outcome, "")
+	c.finish(outcome)
 }
 
 func (c *call) relayStream(w http.ResponseWriter, sse *sseWriter, ctx context.Context, b *backend, bs backendSession, resp *http.Response) {
@@ -231,7 +231,7 @@ func (c *call) relayStream(w http.ResponseWriter, sse *sseWriter, ctx context.Co
 		if errors.Is(err, io.EOF) && resumable && sse.started {
 			// The backend closed a resumable stream before answering: end the client's stream
 			// too, so the client resumes with GET and Last-Event-ID, which reaches this backend.
-			c.finish("stream_closed", "")
+			c.finish("stream_closed")
 			return
 		}
 		if err != nil {
@@ -278,7 +278,7 @@ func (c *call) relayEvent(w http.ResponseWriter, sse *sseWriter, b *backend, ev 
 		data = rewriteID(m, b.idx)
 	}
 	if err := sse.sendID(id, data); err != nil {
-		c.finish("client_gone", "")
+		c.finish("client_gone")
 		return true, false
 	}
 	return false, false
@@ -290,7 +290,7 @@ func (c *call) relayError(w http.ResponseWriter, sse *sseWriter, b *backend, res
 	if m, err := parseMessage(data); err == nil && m.Error != nil {
 		if resp.StatusCode == http.StatusBadRequest && !sse.started {
 			writeJSON(w, http.StatusBadRequest, &message{JSONRPC: "2.0", ID: c.msg.ID, Error: m.Error})
-			c.finish("error", "")
+			c.finish("error")
 			return
 		}
 		out, _ := json.Marshal(&message{JSONRPC: "2.0", ID: c.msg.ID, Error: m.Error})
@@ -307,7 +307,7 @@ func (c *call) relayError(w http.ResponseWriter, sse *sseWriter, b *backend, res
 // to cancel the request.
 func (c *call) backendFailed(w http.ResponseWriter, sse *sseWriter, ctx context.Context, b *backend, bs backendSession, err error) {
 	if c.req.Context().Err() != nil {
-		c.finish("client_gone", "")
+		c.finish("client_gone")
 		return
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -43,7 +43,7 @@ func (c *call) confirm(w http.ResponseWriter, sse *sseWriter, tool string) bool 
 	rawID, _ := json.Marshal(id)
 	out, _ := json.Marshal(&message{JSONRPC: "2.0", ID: rawID, Method: "elicitation/create", Params: params})
 	if err := sse.send(out); err != nil {
-		c.finish("client_gone", "")
+		c.finish("client_gone")
 		return false
 	}
 	timer := time.NewTimer(c.route.cfg.Policies.Confirmation.Timeout.Duration)
@@ -57,7 +57,7 @@ func (c *call) confirm(w http.ResponseWriter, sse *sseWriter, tool string) bool 
 	case <-timer.C:
 		c.fail(w, CodeConfirmationDenied, "the user did not answer the confirmation in time", nil, "confirmation_timeout")
 	case <-c.req.Context().Done():
-		c.finish("client_gone", "")
+		c.finish("client_gone")
 	}
 	return false
 }

@@ -60,7 +60,7 @@ func (c *call) writeResult(w http.ResponseWriter, result json.RawMessage) {
 	} else {
 		writeJSON(w, http.StatusOK, m)
 	}
-	c.finish("ok", "")
+	c.finish("ok")
 }
 
 // errSessionGone means a backend no longer knows the session: the client must initialize again.
@@ -71,7 +71,7 @@ var errSessionGone = errors.New("backend session expired")
 func (c *call) failBackend(w http.ResponseWriter, err error) {
 	if errors.Is(err, errSessionGone) {
 		http.Error(w, "Not Found: backend session expired", http.StatusNotFound)
-		c.finish("session_expired", "")
+		c.finish("session_expired")
 		return
 	}
 	c.fail(w, CodeBackendUnavailable, err.Error(), nil, "backend_unavailable")
@@ -86,7 +86,7 @@ func (c *call) fail(w http.ResponseWriter, code int64, msg string, data any, out
 	} else {
 		writeRPCError(w, http.StatusOK, c.msg.ID, code, msg, data)
 	}
-	c.finish(outcome, "")
+	c.finish(outcome)
 }
 
 // result is one backend's answer in a fan-out.
@@ -329,7 +329,7 @@ func (c *call) broadcast(w http.ResponseWriter) {
 	for _, r := range results {
 		if r.err == nil && r.msg.Error != nil && len(c.route.backends) == 1 {
 			writeJSON(w, http.StatusOK, r.msg)
-			c.finish("error", "")
+			c.finish("error")
 			return
 		}
 	}

@@ -29,7 +29,7 @@ func (c *call) authorize(action string, b *backend, res resourceRef, args map[st
 }
 
 // finish records the call's metrics and writes its audit line, once.
-func (c *call) finish(outcome, _ string) {
+func (c *call) finish(outcome string) {
 	if c.finished || c.msg == nil {
 		return
 	}
