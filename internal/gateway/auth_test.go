@@ -2,12 +2,15 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -309,4 +312,39 @@ func TestSessionExpiryAndDelete(t *testing.T) {
 			t.Fatalf("after DELETE: status %d, want 404 (the backend session is gone)", got)
 		}
 	})
+}
+
+func TestSessionKeyRotation(t *testing.T) {
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	dir := t.TempDir()
+	oldKey := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	newKey := base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210"))
+	keyFile := filepath.Join(dir, "key")
+	mk := func(content string) *ir.Config {
+		if err := os.WriteFile(keyFile, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := &ir.Config{APIVersion: ir.APIVersion, Listeners: []ir.Listener{{Name: "http", Address: "127.0.0.1:0"}},
+			Authentication: ir.Authentication{Anonymous: ir.AnonymousAllow}, Session: ir.Session{KeyFile: keyFile},
+			Routes: []ir.Route{mkRoute("r", "/mcp", be.irBackend("", true))}}
+		c.SetDefaults()
+		return c
+	}
+	s, gw := newTestGateway(t, mk(oldKey+"\n"), Options{})
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", nil, nil)
+	if err := s.Apply(context.Background(), mk(newKey+"\n"+oldKey+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callText(t, cs, "echo", "x"); err != nil {
+		t.Fatalf("a session sealed with the previous key after rotation: %v", err)
+	}
+	if err := s.Apply(context.Background(), mk(newKey)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callText(t, cs, "echo", "x"); err == nil {
+		t.Fatal("a session sealed with a retired key still works")
+	}
+	if err := s.Apply(context.Background(), mk("short")); err == nil || !strings.Contains(err.Error(), "session.keyFile") {
+		t.Fatalf("a short key: %v", err)
+	}
 }

@@ -71,27 +71,38 @@ func reasonLabel(err error) string {
 	return "other"
 }
 
-// sessionKey returns the key configured in a file (raw 32+ bytes or base64 of them), the
-// Options override, or the process's random key.
-func (s *Server) sessionKey(cfg ir.Session) ([]byte, error) {
+// sessionKeys returns the session keys: the Options override, the keys of the configured file,
+// or the process's random key. The file holds one key (raw, at least 32 bytes, or base64 of
+// them), or several base64 keys one per line: the first seals new sessions and the others still
+// open existing ones, so a key can be rotated without ending sessions.
+func (s *Server) sessionKeys(cfg ir.Session) ([][]byte, error) {
 	if s.opts.SessionKey != nil {
-		return s.opts.SessionKey, nil
+		return [][]byte{s.opts.SessionKey}, nil
 	}
 	if cfg.KeyFile == "" {
-		return s.randomKey, nil
+		return [][]byte{s.randomKey}, nil
 	}
 	raw, err := os.ReadFile(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("session.keyFile: %w", err)
 	}
 	trimmed := bytes.TrimSpace(raw)
-	if dec, err := base64.StdEncoding.DecodeString(string(trimmed)); err == nil && len(dec) >= session.MinKeyBytes {
-		return dec, nil
+	var keys [][]byte
+	for _, line := range strings.Fields(string(trimmed)) {
+		dec, err := base64.StdEncoding.DecodeString(line)
+		if err != nil || len(dec) < session.MinKeyBytes {
+			keys = nil
+			break
+		}
+		keys = append(keys, dec)
+	}
+	if len(keys) > 0 {
+		return keys, nil
 	}
 	if len(trimmed) < session.MinKeyBytes {
 		return nil, fmt.Errorf("session.keyFile: key must have at least %d bytes", session.MinKeyBytes)
 	}
-	return trimmed, nil
+	return [][]byte{trimmed}, nil
 }
 
 // clientKey is a reserved backends entry (backend names are DNS labels) that records what the
@@ -101,8 +112,8 @@ const clientKey = "~client"
 // aeadSealer adapts session.Sealer.
 type aeadSealer struct{ s *session.Sealer }
 
-func newSealer(key []byte) (sealer, error) {
-	s, err := session.NewSealer(key)
+func newSealer(keys [][]byte) (sealer, error) {
+	s, err := session.NewSealer(keys[0], keys[1:]...)
 	if err != nil {
 		return nil, fmt.Errorf("session key: %w", err)
 	}

@@ -175,11 +175,11 @@ func (s *Server) compile(ctx context.Context, cfg *ir.Config) (*runtime, error) 
 		return nil, err
 	}
 	rt.auth = auth
-	key, err := s.sessionKey(cfg.Session)
+	keys, err := s.sessionKeys(cfg.Session)
 	if err != nil {
 		return nil, err
 	}
-	if rt.sessions, err = newSealer(key); err != nil {
+	if rt.sessions, err = newSealer(keys); err != nil {
 		return nil, err
 	}
 	for i := range cfg.Routes {

@@ -95,8 +95,9 @@ type Authorization struct {
 
 // Session configures sealed session ids.
 type Session struct {
-	// KeyFile holds the sealing key (32 bytes, raw or base64); without it a random key is generated
-	// at start, which only works for a single replica.
+	// KeyFile holds the sealing key (at least 32 bytes, raw or base64), or several base64 keys one
+	// per line: the first seals new sessions, the others still open existing ones (rotation).
+	// Without it a random key is generated at start, which only works for a single replica.
 	KeyFile string `json:"keyFile,omitempty"`
 	// TTL is how long a session id stays valid (default 24h).
 	TTL Duration `json:"ttl,omitempty"`
