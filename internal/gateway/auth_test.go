@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
