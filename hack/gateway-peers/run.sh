@@ -3,6 +3,7 @@
 # it, the @modelcontextprotocol/conformance server suite (directly and through the gateway, both
 # compared with the checked-in baseline) and the @modelcontextprotocol/inspector CLI with a bearer
 # token from a local OIDC issuer. Node 22 and the npm packages are installed under .cache/.
+# Needs go, npm (to install Node 22), curl and bash.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,8 +70,8 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$BACKEND_PORT/mcp"
 for _ in $(seq 1 100); do [ -s "$WORK/issuer" ] && break; sleep 0.1; done
 ISSUER_URL=$(cat "$WORK/issuer")
-export GATEWAY_PORT BACKEND_PORT ISSUER_URL
-envsubst <"$HERE/secure.yaml" >"$WORK/gateway.yaml"
+sed -e "s|\${GATEWAY_PORT}|$GATEWAY_PORT|g" -e "s|\${BACKEND_PORT}|$BACKEND_PORT|g" -e "s|\${ISSUER_URL}|$ISSUER_URL|g" \
+	"$HERE/secure.yaml" >"$WORK/gateway.yaml"
 "$ROOT/bin/gateway" --config "$WORK/gateway.yaml" --admin-listen "127.0.0.1:$ADMIN_PORT" --metrics-listen "" \
 	--audit-log "$WORK/audit.log" >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
