@@ -152,3 +152,42 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 		t.Fatalf("%d request series after 100 requests with made-up methods and tools, want a bounded few", n)
 	}
 }
+
+// TestBackendRequestsAndProgressOnMultiBackendRoute has a backend of a multi-backend route send
+// progress and ask the client a question in the middle of a call: the progress reaches the client,
+// and the client's answer (whose request id the gateway rewrote) reaches the backend that asked.
+func TestBackendRequestsAndProgressOnMultiBackendRoute(t *testing.T) {
+	other := newTestBackend(t, "other", backendOpts{tools: []string{"echo"}})
+	srv := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, nil)
+	mcp.AddTool(srv, &mcp.Tool{Name: "ask"}, func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		if tok := req.Params.GetProgressToken(); tok != nil {
+			_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: 1, Total: 2})
+		}
+		res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "Your name?", RequestedSchema: map[string]any{"type": "object",
+			"properties": map[string]any{"name": map[string]any{"type": "string"}}}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint("hello ", res.Content["name"])}}}, nil, nil
+	})
+	asker := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	t.Cleanup(asker.Close)
+	r := mkRoute("multi", "/mcp", other.irBackend("o_", true), ir.Backend{Name: "asker", URL: asker.URL + "/mcp", ToolPrefix: "a_"})
+	_, gw := newTestGateway(t, &ir.Config{Routes: []ir.Route{r}}, Options{})
+	var progress atomic.Int64
+	cs := connect(t, gw.URL+"/mcp", "2025-11-25", &mcp.ClientOptions{
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "ada"}}, nil
+		},
+		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progress.Add(1) },
+	}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	params := &mcp.CallToolParams{Name: "a_ask", Arguments: map[string]any{}}
+	params.SetProgressToken("p1")
+	res, err := cs.CallTool(ctx, params)
+	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "hello ada" {
+		t.Fatalf("call = %+v, %v", res, err)
+	}
+	eventually(t, 5*time.Second, func() bool { return progress.Load() == 1 }, "the progress notification")
+}
