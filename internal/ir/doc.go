@@ -1,0 +1,2 @@
+// Package ir defines the versioned, validated data-plane configuration that the gateway serves.
+package ir
