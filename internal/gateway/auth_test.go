@@ -348,3 +348,38 @@ func TestSessionKeyRotation(t *testing.T) {
 		t.Fatalf("a short key: %v", err)
 	}
 }
+
+// TestRoutePoliciesOnlyNarrowTheGateways proves the layering: a route that permits everything and
+// audits instead of enforcing still cannot call what the gateway's Enforce policies deny, and a
+// route's policies can deny what the gateway allows.
+func TestRoutePoliciesOnlyNarrowTheGateways(t *testing.T) {
+	iss := newTestIssuer(t)
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo", "wipe"}, destructive: []string{"wipe"}})
+	widening := mkRoute("secure", "/mcp", be.irBackend("", true))
+	widening.Authorization = ir.Authorization{Mode: ir.AuthorizationAudit,
+		Policies: []string{`permit(principal, action, resource);`}}
+	narrowing := mkRoute("narrow", "/narrow", be.irBackend("", true))
+	narrowing.Authorization = ir.Authorization{Policies: []string{
+		`permit(principal, action, resource);`,
+		`forbid(principal, action == Action::"tools/call", resource) when { resource.name == "echo" };`,
+	}}
+	cfg := &ir.Config{Authentication: iss.authentication(), Routes: []ir.Route{widening, narrowing},
+		Authorization: ir.Authorization{Policies: append([]string{`permit(principal, action, resource) unless { action == Action::"tools/call" };`}, opsPolicies...)}}
+	_, gw := newTestGateway(t, cfg, Options{})
+
+	ops := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(iss.token(t, "alice", []string{"ops"})))
+	if _, err := callText(t, ops, "echo", "x"); err != nil {
+		t.Fatalf("the gateway allows ops to call echo: %v", err)
+	}
+	if _, err := callText(t, ops, "wipe", "x"); err == nil {
+		t.Fatal("a route in Audit mode with a blanket permit widened the gateway's forbid")
+	}
+	outsider := connect(t, gw.URL+"/mcp", "2025-11-25", nil, withBearer(iss.token(t, "eve", nil)))
+	if _, err := callText(t, outsider, "echo", "x"); err == nil {
+		t.Fatal("a route's permit widened the gateway's policy to a caller outside ops")
+	}
+	narrow := connect(t, gw.URL+"/narrow", "2025-11-25", nil, withBearer(iss.token(t, "alice", []string{"ops"})))
+	if _, err := callText(t, narrow, "echo", "x"); err == nil {
+		t.Fatal("the route's forbid did not narrow what the gateway allows")
+	}
+}
