@@ -30,6 +30,7 @@ type options struct {
 	operatorNamespace string
 	bridgeImage       string
 	concurrency       int
+	pprofAddr         string
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 		"Namespace the operator runs in; ClusterMCPServer workloads run there unless they name a targetNamespace.")
 	flag.StringVar(&o.bridgeImage, "stdio-bridge-image", "ghcr.io/toolmesh/stdio-bridge:"+version,
 		"Image holding the static stdio-bridge binary, copied into stdio servers' pods.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address of the pprof endpoints; empty disables them.")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "Servers of each kind reconciled at once.")
 	flag.Parse()
 	ctrl.SetLogger(textlogger.NewLogger(logConfig))
@@ -71,6 +73,7 @@ func run(o options) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "toolmesh-operator.toolmesh.io",
 		LeaderElectionNamespace: o.operatorNamespace,

@@ -28,6 +28,7 @@ var (
 	managerBin = flag.String("manager", "", "Path of the operator binary (make build).")
 	servers    = flag.Int("servers", 1000, "MCPServers to create.")
 	idle       = flag.Duration("idle", time.Minute, "How long to count writes once everything is reconciled.")
+	extraArgs  = flag.String("manager-args", "", "Extra space-separated flags for the operator (for example --pprof-bind-address=127.0.0.1:6060).")
 )
 
 const managerUser = "bench-operator"
@@ -113,7 +114,8 @@ func startManager(b *testing.B, env *testenv.Env, dir string) int {
 	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := testenv.StartManager(*managerBin, path, filepath.Join(dir, "manager.log"), "--operator-namespace=toolmesh-system")
+	args := append([]string{"--operator-namespace=toolmesh-system"}, strings.Fields(*extraArgs)...)
+	mgr, err := testenv.StartManager(*managerBin, path, filepath.Join(dir, "manager.log"), args...)
 	if err != nil {
 		b.Fatal(err)
 	}
