@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -114,14 +115,17 @@ func newServerReconciler[T serverObject](mgr ctrl.Manager, opts ServerOptions, k
 // label, which works across scopes.
 func (r *ServerReconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
 	owned := handler.EnqueueRequestsFromMapFunc(r.serverForObject)
+	// The reconcile that applied an owned object already accounted for it: its creation needs no
+	// second look. Updates (rollout status, hand edits) and deletions do.
+	notCreate := builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.kind).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.MaxConcurrentReconciles}).
 		For(r.newObject(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&appsv1.Deployment{}, owned).
-		Watches(&corev1.Service{}, owned).
-		Watches(&corev1.ServiceAccount{}, owned).
-		Watches(&networkingv1.NetworkPolicy{}, owned).
+		Watches(&appsv1.Deployment{}, owned, notCreate).
+		Watches(&corev1.Service{}, owned, notCreate).
+		Watches(&corev1.ServiceAccount{}, owned, notCreate).
+		Watches(&networkingv1.NetworkPolicy{}, owned, notCreate).
 		Complete(r)
 }
 
