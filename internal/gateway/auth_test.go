@@ -383,3 +383,45 @@ func TestRoutePoliciesOnlyNarrowTheGateways(t *testing.T) {
 		t.Fatal("the route's forbid did not narrow what the gateway allows")
 	}
 }
+
+// TestRouteAudiencesNarrowTheGateways proves RFC 8707 binding per route: both routes trust the
+// same issuer and gateway audiences, but a token minted for one route's resource is refused on a
+// route that names another.
+func TestRouteAudiencesNarrowTheGateways(t *testing.T) {
+	iss := newTestIssuer(t)
+	be := newTestBackend(t, "one", backendOpts{tools: []string{"echo"}})
+	const gpuResource = "https://gateway.test/mcp/gpu"
+	auth := iss.authentication()
+	auth.OIDC[0].Audiences = append(auth.OIDC[0].Audiences, gpuResource)
+	bound := mkRoute("gpu", "/mcp/gpu", be.irBackend("", true))
+	bound.Authentication.Audiences = []string{gpuResource}
+	open := mkRoute("shared", "/mcp", be.irBackend("", true))
+	_, gw := newTestGateway(t, &ir.Config{Authentication: auth, Routes: []ir.Route{bound, open}}, Options{})
+
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	tokenFor := func(aud string) string {
+		claims, _ := json.Marshal(map[string]any{"iss": iss.URL, "aud": aud, "sub": "alice",
+			"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})
+		return oidctest.SignIDToken(iss.priv, iss.kid, oidc.RS256, string(claims))
+	}
+	tests := []struct {
+		name, path, aud string
+		want            int
+	}{
+		{"the route's own resource", "/mcp/gpu", gpuResource, http.StatusOK},
+		{"a token for the gateway in general", "/mcp/gpu", testAudience, http.StatusUnauthorized},
+		{"a route without audiences takes any gateway audience", "/mcp", testAudience, http.StatusOK},
+		{"and the other route's resource too", "/mcp", gpuResource, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := rawPost(t, gw.URL+tc.path, init, map[string]string{"Authorization": "Bearer " + tokenFor(tc.aud)})
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusUnauthorized && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Fatalf("WWW-Authenticate %q", resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/toolmesh/toolmesh/internal/gateway/authn"
 )
 
 // SupportedProtocolVersions are the MCP revisions the gateway speaks towards clients.
@@ -195,8 +197,32 @@ func (c *call) authenticate(w http.ResponseWriter) bool {
 		c.unauthorized(w, status, code, desc)
 		return false
 	}
+	if !c.route.acceptsAudience(cl) {
+		c.s.metrics.authn.WithLabelValues(c.route.name, string(authn.ReasonInvalidAudience)).Inc()
+		c.auditRejection("unauthenticated: " + string(authn.ReasonInvalidAudience))
+		c.unauthorized(w, http.StatusUnauthorized, "invalid_token", "the token is not intended for this resource")
+		return false
+	}
 	c.caller = cl
 	return true
+}
+
+// acceptsAudience reports whether an authenticated caller's token was issued for this route.
+func (r *route) acceptsAudience(cl *caller) bool {
+	auds := r.cfg.Authentication.Audiences
+	if len(auds) == 0 {
+		return true
+	}
+	p, ok := cl.native.(*authn.Principal)
+	if !ok {
+		return false
+	}
+	for _, a := range auds {
+		if p.HasAudience(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // authFailure is implemented by authentication errors that know how to be reported.

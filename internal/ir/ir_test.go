@@ -65,6 +65,7 @@ func TestValidateFieldPaths(t *testing.T) {
 		{"reserved path", func(c *Config) { c.Routes[0].Path = "/.well-known/x" }, "routes[0].path"},
 		{"duplicate route", func(c *Config) { c.Routes = append(c.Routes, c.Routes[0]) }, "routes[1].name"},
 		{"unknown listener", func(c *Config) { c.Routes[0].Listeners = []string{"x"} }, "routes[0].listeners[0]"},
+		{"empty route audience", func(c *Config) { c.Routes[0].Authentication.Audiences = []string{" "} }, "routes[0].authentication.audiences[0]"},
 		{"no backends", func(c *Config) { c.Routes[0].Backends = nil }, "routes[0].backends"},
 		{"backend url", func(c *Config) { c.Routes[0].Backends[0].URL = "ftp://x" }, "routes[0].backends[0].url"},
 		{"backend transport", func(c *Config) { c.Routes[0].Backends[0].Transport = "stdio" }, "routes[0].backends[0].transport"},

@@ -129,6 +129,10 @@ type Route struct {
 type RouteAuthentication struct {
 	// Required says whether a valid token is needed; unset means required when the gateway has a provider.
 	Required *bool `json:"required,omitempty"`
+	// Audiences, when set, narrow the gateway's accepted audiences on this route: the token's aud
+	// must contain one of them (typically the route's own resource URL, RFC 8707), so a token
+	// minted for another route of the same gateway is refused here.
+	Audiences []string `json:"audiences,omitempty"`
 }
 
 // Transport is how the gateway talks to a backend.

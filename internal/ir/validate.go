@@ -178,6 +178,11 @@ func validateRoute(e *errs, f string, r *Route, listeners map[string]bool) {
 		}
 	}
 	validateOrigins(e, f+".allowedOrigins", r.AllowedOrigins)
+	for i, a := range r.Authentication.Audiences {
+		if strings.TrimSpace(a) == "" {
+			e.add(fmt.Sprintf("%s.authentication.audiences[%d]", f, i), "must not be empty")
+		}
+	}
 	validateAuthorization(e, f+".authorization", r.Authorization)
 	if len(r.Backends) == 0 {
 		e.add(f+".backends", "at least one backend is required")
