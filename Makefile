@@ -81,7 +81,7 @@ build: gpu-build ## Build the binaries into bin/.
 
 .PHONY: demo
 demo: build envtest ## Start a local control plane, run the operator, apply the samples, show what it made, stop.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(GO) run ./hack/demo --manager=$(BIN)/manager --stdio-bridge=$(BIN)/stdio-bridge
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(GO) run ./hack/demo --manager=$(BIN)/manager --stdio-bridge=$(BIN)/stdio-bridge --gateway=$(BIN)/gateway
 
 ##@ Benchmarks
 

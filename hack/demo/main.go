@@ -31,13 +31,14 @@ import (
 func main() {
 	manager := flag.String("manager", "bin/manager", "Path of the operator binary.")
 	bridge := flag.String("stdio-bridge", "bin/stdio-bridge", "Path of the stdio-bridge binary.")
+	gateway := flag.String("gateway", "bin/gateway", "Path of the gateway binary.")
 	stdio := flag.Bool("serve-stdio", false, "Serve the demo's weather MCP server on stdin/stdout and exit (run by stdio-bridge).")
 	flag.Parse()
 	if *stdio {
 		_ = weatherServer().Run(context.Background(), &mcp.StdioTransport{})
 		return
 	}
-	if err := run(*manager, *bridge); err != nil {
+	if err := run(*manager, *bridge, *gateway); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -45,7 +46,7 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-func run(manager, bridge string) error {
+func run(manager, bridge, gatewayBin string) error {
 	root := testenv.RepoRoot()
 	work := filepath.Join(root, ".cache", "demo")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -120,6 +121,11 @@ func run(manager, bridge string) error {
 		`jsonpath={range .status.tools[*]}{.name}{"\t"}{.description}{"\n"}{end}{range .status.conditions[*]}{.type}={.status} ({.reason}){"\n"}{end}`); err != nil {
 		return err
 	}
+	step("Calling the weather server through the gateway (%s), with a Cedar policy that forbids alerts", gatewayBin)
+	if err := throughGateway(ctx, gatewayBin, bridgeURL, work); err != nil {
+		return err
+	}
+
 	fmt.Println("\nThis embedded control plane runs no kubelet, so workload servers stay Progressing;")
 	fmt.Println("the remote server is Ready because it needs no pods. Kubeconfig while it ran:", kubeconfig)
 	return nil
@@ -242,4 +248,82 @@ func freeAddr() (string, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
+}
+
+const gatewayConfig = `apiVersion: toolmesh.io/gateway-config/v1alpha1
+listeners: [{name: http, address: "%s"}]
+authentication: {anonymous: Allow}
+authorization:
+  policies:
+  - |
+    permit (principal, action, resource);
+    forbid (principal, action == Action::"tools/call", resource == Tool::"alerts");
+routes:
+- name: weather
+  path: /mcp/weather
+  backends: [{name: weather, url: "%s", sessionMode: Stateful}]
+`
+
+// throughGateway runs the gateway in front of the weather server and lists and calls its tools
+// with an MCP client, as an LLM platform would.
+func throughGateway(ctx context.Context, bin, backendURL, work string) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(work, "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(gatewayConfig, addr, backendURL)), 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(work, "gateway.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }()
+	cmd := exec.Command(bin, "--config", cfgPath, "--admin-listen=", "--metrics-listen=", "--audit-log", filepath.Join(work, "gateway-audit.log"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+
+	url := "http://" + addr + "/mcp/weather"
+	client := mcp.NewClient(&mcp.Implementation{Name: "demo-llm-platform", Version: "0.1.0"}, nil)
+	var cs *mcp.ClientSession
+	deadline := time.Now().Add(10 * time.Second)
+	for cs == nil {
+		cs, err = client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
+		if err != nil && time.Now().After(deadline) {
+			return fmt.Errorf("connect to the gateway at %s: %w", url, err)
+		}
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	defer func() { _ = cs.Close() }()
+	var names []string
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return fmt.Errorf("tools/list through the gateway: %w", err)
+		}
+		names = append(names, tool.Name)
+	}
+	fmt.Printf("tools/list via %s: %s (alerts is hidden: the policy forbids calling it)\n", url, strings.Join(names, ", "))
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "forecast", Arguments: map[string]any{"city": "Lisbon"}})
+	if err != nil {
+		return fmt.Errorf("tools/call forecast through the gateway: %w", err)
+	}
+	if text, ok := res.Content[0].(*mcp.TextContent); ok {
+		fmt.Printf("tools/call forecast: %s\n", text.Text)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "alerts", Arguments: map[string]any{"city": "Lisbon"}}); err != nil {
+		fmt.Printf("tools/call alerts: refused (%v)\n", err)
+	} else {
+		return errors.New("the gateway let a forbidden call through")
+	}
+	fmt.Println("audit log:", filepath.Join(work, "gateway-audit.log"))
+	return nil
 }
