@@ -1,8 +1,8 @@
 // Command demo runs Toolmesh end to end on an embedded local control plane: it starts etcd and
 // kube-apiserver (built by hack/envtest-assets.sh), installs the CRDs, runs the operator binary,
 // applies config/samples plus a remote MCPServer fronting a stdio MCP server that stdio-bridge
-// serves on loopback, prints
-// what the operator made of them, and stops everything it started.
+// serves on loopback, prints what the operator made of them, calls that server's tools through
+// the gateway under a Cedar policy, and stops everything it started.
 package main
 
 import (
