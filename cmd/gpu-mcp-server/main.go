@@ -25,6 +25,7 @@ import (
 	"github.com/toolmesh/toolmesh/internal/gpu/agent"
 	"github.com/toolmesh/toolmesh/internal/gpu/cluster"
 	"github.com/toolmesh/toolmesh/internal/gpu/ops"
+	"github.com/toolmesh/toolmesh/internal/gpu/podresources"
 	"github.com/toolmesh/toolmesh/internal/gpu/procmap"
 	"github.com/toolmesh/toolmesh/internal/gpu/prom"
 	"github.com/toolmesh/toolmesh/internal/gpu/xid"
@@ -32,14 +33,14 @@ import (
 )
 
 type config struct {
-	role, mode, listen, path, kubeconfig     string
-	prometheusURL                            string
-	agentNamespace, agentSelector, agentPort string
-	agentTokenFile, agentAudience            string
-	stateless                                bool
-	allowedCallers, nvml, kmsgPath, procRoot string
-	version                                  string
-	tlsCert, tlsKey, agentCA, agentTLSName   string
+	role, mode, listen, path, kubeconfig                         string
+	prometheusURL                                                string
+	agentNamespace, agentSelector, agentPort                     string
+	agentTokenFile, agentAudience                                string
+	stateless                                                    bool
+	allowedCallers, nvml, kmsgPath, procRoot, podResourcesSocket string
+	version                                                      string
+	tlsCert, tlsKey, agentCA, agentTLSName                       string
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -62,6 +63,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.nvml, "nvml", "real", "agent role: real, or fake:<scenario> for demos and tests")
 	fs.StringVar(&c.kmsgPath, "kmsg", "/dev/kmsg", "agent role: kernel log to read Xids from; empty to skip")
 	fs.StringVar(&c.procRoot, "proc-root", "/proc", "agent role: proc filesystem (the host's, with hostPID)")
+	fs.StringVar(&c.podResourcesSocket, "pod-resources-socket", podresources.DefaultSocket, "agent role: the kubelet's PodResources socket, to name the pod each GPU is allocated to; empty disables")
 	fs.StringVar(&c.version, "version-string", "dev", "version reported to MCP clients")
 	fs.StringVar(&c.tlsCert, "tls-cert-file", "", "agent role: serve TLS with this certificate (re-read on every handshake, so rotation needs no restart)")
 	fs.StringVar(&c.tlsKey, "tls-key-file", "", "agent role: private key of --tls-cert-file")
@@ -197,6 +199,9 @@ func agentHandler(ctx context.Context, c config, cs kubernetes.Interface, log *s
 		return nil, nil, err
 	}
 	svc := &agent.Service{Catalog: cat, Procs: &procmap.Mapper{Root: c.procRoot}}
+	if c.podResourcesSocket != "" {
+		svc.PodResources = &podresources.Client{Socket: c.podResourcesSocket}
+	}
 	closeFn := func() {}
 	col, runEvents, err := openCollector(c.nvml)
 	if err != nil {

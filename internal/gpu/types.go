@@ -136,6 +136,13 @@ type Process struct {
 	GPUInstanceID int `json:"gpuInstanceId" jsonschema:"MIG GPU instance id, -1 without MIG"`
 	// Owner is the pod and container owning the process, when known.
 	Owner *PodRef `json:"owner,omitempty" jsonschema:"pod and container owning the process"`
+	// AllocatedTo are the pods and containers the kubelet allocated the GPU to, from its
+	// PodResources API; they name the pod even where the cgroup cannot.
+	AllocatedTo []PodRef `json:"allocatedTo,omitempty" jsonschema:"pods and containers the kubelet allocated this GPU to"`
+	// AllocationMismatch reports a process whose pod was not allocated the GPU it runs on.
+	AllocationMismatch bool `json:"allocationMismatch,omitempty" jsonschema:"the owning pod was not allocated this GPU"`
+	// Notes are evidence about ownership: a mismatch, or why PodResources could not be asked.
+	Notes []string `json:"notes,omitempty" jsonschema:"evidence about the process's ownership"`
 }
 
 // PodRef names the pod and container that own a process.

@@ -21,7 +21,7 @@ func BenchmarkGetGPUHealthFleet(b *testing.B) {
 		for i := 0; i < 32; i++ {
 			name := fmt.Sprintf("bench-%02d", i)
 			createNode(ctx, name, map[string]string{"nvidia.com/gpu.present": "true"}, nil, corev1.ResourceList{"nvidia.com/gpu": q("8")}, nil)
-			startAgent(ctx, name, fake.Healthy)
+			startAgent(ctx, name, fake.Healthy, "")
 		}
 	})
 	cs := connect(b, baseOptions)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,12 +23,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/toolmesh/toolmesh/internal/gpu/agent"
 	"github.com/toolmesh/toolmesh/internal/gpu/cluster"
 	"github.com/toolmesh/toolmesh/internal/gpu/fake"
 	"github.com/toolmesh/toolmesh/internal/gpu/ops"
+	"github.com/toolmesh/toolmesh/internal/gpu/podresources"
 	"github.com/toolmesh/toolmesh/internal/gpu/procmap"
 	"github.com/toolmesh/toolmesh/internal/gpu/xid"
 )
@@ -108,8 +112,14 @@ func setup(ctx context.Context) {
 	procRoot = must(os.MkdirTemp("", "gpu-proc-"))
 	writeProc(51234, "python3", pods["trainer-0"].UID, trainerCID)
 	writeProc(51300, "torchrun", pods["infer-0"].UID, strings.Repeat("ab", 32))
-	startAgent(ctx, "h100-a", fake.XIDStorm)
-	startAgent(ctx, "h100-mig", fake.MIGMixed)
+	// The kubelet on h100-a allocated GPUs 3 and 5 to trainer-0, yet infer-0's process runs on GPU 5.
+	kubeletSock := serveKubelet(&podresourcesv1.ListPodResourcesResponse{PodResources: []*podresourcesv1.PodResources{{
+		Namespace: "ml-team", Name: "trainer-0", Containers: []*podresourcesv1.ContainerResources{{
+			Name: "trainer", Devices: []*podresourcesv1.ContainerDevices{{ResourceName: "nvidia.com/gpu", DeviceIds: []string{fake.UUID(3), fake.UUID(5)}}},
+		}},
+	}}})
+	startAgent(ctx, "h100-a", fake.XIDStorm, kubeletSock)
+	startAgent(ctx, "h100-mig", fake.MIGMixed, "")
 	reader := &cluster.Reader{Client: clientset}
 	baseOptions = Options{
 		Cluster:     reader,
@@ -252,9 +262,32 @@ func createQuotas(ctx context.Context) {
 	}
 }
 
+// kubelet stands in for the kubelet's PodResources service, which cannot run here.
+type kubelet struct {
+	podresourcesv1.UnimplementedPodResourcesListerServer
+	resp *podresourcesv1.ListPodResourcesResponse
+}
+
+// List answers with the configured allocations.
+func (k *kubelet) List(context.Context, *podresourcesv1.ListPodResourcesRequest) (*podresourcesv1.ListPodResourcesResponse, error) {
+	return k.resp, nil
+}
+
+// serveKubelet serves resp from a real gRPC PodResources server on a unix socket under procRoot
+// and returns the socket's path.
+func serveKubelet(resp *podresourcesv1.ListPodResourcesResponse) string {
+	sock := filepath.Join(procRoot, "kubelet.sock")
+	lis := must(net.Listen("unix", sock))
+	srv := grpc.NewServer()
+	podresourcesv1.RegisterPodResourcesListerServer(srv, &kubelet{resp: resp})
+	go func() { _ = srv.Serve(lis) }()
+	return sock
+}
+
 // startAgent runs a real agent HTTP server on loopback for node, backed by a fake scenario and
-// authenticating callers with the API server's TokenReview, and registers its pod.
-func startAgent(ctx context.Context, node, scenario string) {
+// authenticating callers with the API server's TokenReview, and registers its pod. A non-empty
+// kubeletSock is the PodResources socket the agent asks.
+func startAgent(ctx context.Context, node, scenario, kubeletSock string) {
 	c, fn, err := fake.New(scenario)
 	if err != nil {
 		panic(err)
@@ -266,6 +299,12 @@ func startAgent(ctx context.Context, node, scenario string) {
 		Catalog:   xid.MustLoad(),
 		KernelLog: func() (xid.Log, error) { return xid.ParseLog(strings.NewReader(klog), fake.Boot) },
 		Procs:     &procmap.Mapper{Root: procRoot},
+		PodResources: func() agent.Allocator {
+			if kubeletSock == "" {
+				return nil
+			}
+			return &podresources.Client{Socket: kubeletSock}
+		}(),
 		Kill: func(pid int) error {
 			killedMu.Lock()
 			defer killedMu.Unlock()

@@ -87,7 +87,7 @@ func (t *tools) addNodeTools(s *mcp.Server) {
 		func(ctx context.Context, in NodeInput) (Fleet[GPUList[gpu.ECC]], error) {
 			return wrapList[gpu.ECC](nodeGet[[]gpu.ECC](ctx, t, in.Node, agent.PathECC, nil))
 		})
-	add(s, &mcp.Tool{Name: "list_gpu_processes", Description: "Processes holding GPUs per node: PID, GPU, memory, MIG instance and the pod/container owning it (from /proc/<pid>/cgroup).", Annotations: readOnly("GPU processes")},
+	add(s, &mcp.Tool{Name: "list_gpu_processes", Description: "Processes holding GPUs per node: PID, GPU, memory, MIG instance and the pod/container owning it (from /proc/<pid>/cgroup), the pods the kubelet allocated the GPU to (PodResources API) and any mismatch between them.", Annotations: readOnly("GPU processes")},
 		t.processes)
 	add(s, &mcp.Tool{Name: "analyze_xid_errors", Description: "Xid errors per node from NVML events and the kernel log, de-duplicated, with NVIDIA's catalogue mnemonic, severity and immediate action, and the pods affected.", Annotations: readOnly("Analyze Xid errors")},
 		t.xids)
@@ -213,6 +213,7 @@ func (t *tools) nodeProcesses(ctx context.Context, node, base string) ([]gpu.Pro
 				o.Container = cs.Name
 			}
 		}
+		gpu.CheckAllocation(&procs[i])
 	}
 	return procs, nil
 }

@@ -385,6 +385,14 @@ func TestProcessesAndXIDsNameTheirPods(t *testing.T) {
 		p[0].Owner.Namespace != "ml-team" || p[0].Owner.Name != "trainer-0" || p[0].Owner.Container != "trainer" || p[1].Owner.Name != "infer-0" {
 		t.Fatalf("processes = %+v / %+v", p, p[0].Owner)
 	}
+	trainer := gpu.PodRef{Namespace: "ml-team", Name: "trainer-0", Container: "trainer"}
+	if len(p[0].AllocatedTo) != 1 || p[0].AllocatedTo[0] != trainer || p[0].AllocationMismatch || len(p[0].Notes) != 0 {
+		t.Errorf("trainer-0's process on its own GPU: %+v", p[0])
+	}
+	if len(p[1].AllocatedTo) != 1 || p[1].AllocatedTo[0] != trainer || !p[1].AllocationMismatch || len(p[1].Notes) != 1 ||
+		!strings.Contains(p[1].Notes[0], "pod ml-team/infer-0 runs on GPU "+fake.UUID(5)+", which the kubelet allocated to ml-team/trainer-0/trainer") {
+		t.Errorf("infer-0's process on trainer-0's GPU is not flagged: %+v", p[1])
+	}
 	tests := []struct {
 		name    string
 		args    map[string]any

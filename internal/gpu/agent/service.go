@@ -23,8 +23,16 @@ type Service struct {
 	KernelLog func() (xid.Log, error)
 	// Procs names processes and their pods; nil skips it.
 	Procs *procmap.Mapper
+	// PodResources says which pods the kubelet allocated each GPU to; nil skips it.
+	PodResources Allocator
 	// Kill sends SIGKILL to a process; defaults to syscall.Kill.
 	Kill func(pid int) error
+}
+
+// Allocator lists, per device id, the pods and containers the kubelet allocated it to.
+type Allocator interface {
+	// Devices returns the allocations keyed by device id (a GPU UUID or a MIG device id).
+	Devices(ctx context.Context) (map[string][]gpu.PodRef, error)
 }
 
 // CatalogRef names the Xid catalogue an analysis used.
@@ -91,7 +99,8 @@ func (s *Service) ECC(ctx context.Context) ([]gpu.ECC, error) {
 	return c.ECC(ctx)
 }
 
-// Processes returns GPU processes with their names and owning pod UID and container id.
+// Processes returns GPU processes with their names, owning pod UID and container id, and the
+// pods the kubelet allocated their GPUs to.
 func (s *Service) Processes(ctx context.Context) ([]gpu.Process, error) {
 	c, err := s.collector()
 	if err != nil {
@@ -109,7 +118,28 @@ func (s *Service) Processes(ctx context.Context) ([]gpu.Process, error) {
 			}
 		}
 	}
+	s.attachAllocations(ctx, procs)
 	return procs, nil
+}
+
+// attachAllocations names the pods the kubelet allocated each process's GPU to. When the
+// PodResources API cannot be asked, every process keeps its cgroup owner and carries a note.
+func (s *Service) attachAllocations(ctx context.Context, procs []gpu.Process) {
+	if s.PodResources == nil || len(procs) == 0 {
+		return
+	}
+	alloc, err := s.PodResources.Devices(ctx)
+	if err != nil {
+		note := "kubelet PodResources unavailable, owner from /proc/<pid>/cgroup only: " + err.Error()
+		for i := range procs {
+			procs[i].Notes = append(procs[i].Notes, note)
+		}
+		return
+	}
+	for i := range procs {
+		procs[i].AllocatedTo = alloc[procs[i].GPUUUID]
+		gpu.CheckAllocation(&procs[i])
+	}
 }
 
 // XIDs merges NVML's Xid events with the kernel log's and analyses them.
