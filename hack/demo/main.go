@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,7 +150,7 @@ func startBridge(bridge, logPath string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return "", nil, err
 	}
@@ -240,16 +239,6 @@ func kubectl(kubeconfig string, args ...string) error {
 	return nil
 }
 
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
-}
-
 const gatewayConfig = `apiVersion: toolmesh.io/gateway-config/v1alpha1
 listeners: [{name: http, address: "%s"}]
 authentication: {anonymous: Allow}
@@ -267,7 +256,7 @@ routes:
 // throughGateway runs the gateway in front of the weather server and lists and calls its tools
 // with an MCP client, as an LLM platform would.
 func throughGateway(ctx context.Context, bin, backendURL, work string) error {
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ type Manager struct {
 // logPath, and waits until its /readyz answers. The probe listens on a free loopback port, so a
 // stale process cannot answer for it.
 func StartManager(bin, kubeconfig, logPath string, args ...string) (*Manager, error) {
-	probe, err := freeAddr()
+	probe, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +76,8 @@ func (m *Manager) Stop() {
 	_ = m.log.Close()
 }
 
-// freeAddr returns a loopback address with a port nothing listens on.
-func freeAddr() (string, error) {
+// FreeAddr returns a loopback address with a port nothing listens on.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
